@@ -1,0 +1,3 @@
+from AngioSegLib.cli import main
+
+main()
