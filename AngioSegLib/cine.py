@@ -21,8 +21,12 @@ from AngioSegLib.errors import InputError
 class CalibrationSource(str, enum.Enum):
     """Where the mm/pixel scale comes from (accepts the enum or its string value)."""
 
-    IMAGER_PIXEL_SPACING_MAGNIFICATION = "ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor"
-    IMAGER_PIXEL_SPACING_GEOMETRY = "ImagerPixelSpacing × DistanceSourceToPatient / DistanceSourceToDetector"
+    IMAGER_PIXEL_SPACING_MAGNIFICATION = (
+        "ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor"
+    )
+    IMAGER_PIXEL_SPACING_GEOMETRY = (
+        "ImagerPixelSpacing × DistanceSourceToPatient / DistanceSourceToDetector"
+    )
     IMAGER_PIXEL_SPACING = "ImagerPixelSpacing (detector plane, not corrected for magnification)"
     PIXEL_SPACING = "PixelSpacing"
     CATHETER = "catheter calibration"
@@ -33,7 +37,7 @@ class CalibrationSource(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Calibration:
-    """Isotropic pixel size at the isocenter in mm, with its source; ``mm_per_pixel`` None = pixels."""
+    """Isotropic pixel size at the isocenter (mm) and its source; ``mm_per_pixel`` None = pixels."""
 
     mm_per_pixel: float | None = None
     source: CalibrationSource = CalibrationSource.NONE

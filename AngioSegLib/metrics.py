@@ -131,4 +131,5 @@ def temporal_flicker(masks: np.ndarray, previous_on_current: np.ndarray | None =
         raise InputError(
             f"previous_on_current needs shape {stack[1:].shape}, found {previous.shape}"
         )
-    return float(np.mean([1.0 - iou(cur, prev) for cur, prev in zip(stack[1:], previous, strict=True)]))
+    pairs = zip(stack[1:], previous, strict=True)
+    return float(np.mean([1.0 - iou(current, prev) for current, prev in pairs]))
