@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from AngioSegLib.cli import info, model, phantom, segment
+from AngioSegLib.cli import info, model, phantom, segment, train
 from AngioSegLib.errors import AngioSegError
 
 app = typer.Typer(
@@ -40,7 +40,7 @@ def _root(
     """Segment and measure coronary arteries in X-ray angiography cine runs."""
 
 
-for _module in (info, phantom, model, segment):
+for _module in (info, phantom, train, model, segment):
     _module.register(app)
 
 
