@@ -1,9 +1,161 @@
-"""`angioseg` commands: segment (filled in by its issue)."""
+"""`angioseg segment` and `angioseg demo`: run the whole pipeline and write every output."""
 
 from __future__ import annotations
 
+import json
+import tempfile
+import time
+from pathlib import Path
+
 import typer
+
+from AngioSegLib.cli.progress_bar import stage_progress
+
+
+def _parse_points(text: str | None) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """'r1,c1,r2,c2' → ((r1, c1), (r2, c2))."""
+    if text is None:
+        return None
+    from AngioSegLib.errors import InputError
+
+    try:
+        r1, c1, r2, c2 = (float(v) for v in text.split(","))
+    except ValueError as error:
+        raise InputError(
+            f"--catheter-points needs four numbers 'row1,col1,row2,col2' in pixels, found {text!r}"
+        ) from error
+    return (r1, c1), (r2, c2)
+
+
+def _summary(result, paths) -> dict:
+    """The machine-readable summary printed by --json."""
+    analysis = result.analysis
+    return {
+        "output": str(paths.folder),
+        "report": str(paths.report) if paths.report else None,
+        "files": [p.name for p in paths.files],
+        "frames": result.cine.n_frames,
+        "model": result.model_name,
+        "device": result.device,
+        "calibration": result.cine.calibration.source.value,
+        "timings_s": {k: round(v, 3) for k, v in result.timings_s.items()},
+        "qca": analysis.to_json() if analysis is not None else None,
+    }
+
+
+def _print_summary(result, paths) -> None:
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    cine = result.cine
+    seconds = sum(result.timings_s.values())
+    console.print(
+        f"[bold]{cine.n_frames} frames[/] {cine.shape[2]}×{cine.shape[1]}, {cine.view.label}, "
+        f"calibration: {cine.calibration.source.value}; model {result.model_name} on "
+        f"{result.device}; {seconds:.1f} s ({cine.n_frames / max(seconds, 1e-9):.1f} frames/s)"
+    )
+    for warning in cine.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    if result.analysis is not None:
+        for line in result.analysis.summary_lines():
+            console.print(line)
+    if paths.seg is None:
+        console.print("[yellow]note:[/] no DICOM SEG: the input is not DICOM")
+    console.print(f"Outputs in [bold]{paths.folder}[/]; open [bold]{paths.report}[/]")
+
+
+def run_and_write(cine, options, outdir: Path, force: bool, fractional: bool, as_json: bool):
+    """Run the pipeline with a progress bar, write outputs, print the summary."""
+    from AngioSegLib.outputs import OutputOptions, check_output_folder, write_outputs
+    from AngioSegLib.pipeline import run
+
+    check_output_folder(outdir, force)
+    with stage_progress(quiet=as_json) as progress:
+        result = run(cine, options, progress=progress)
+        paths = write_outputs(
+            result, outdir, OutputOptions(force=force, fractional_seg=fractional), progress
+        )
+    if as_json:
+        typer.echo(json.dumps(_summary(result, paths), indent=2))
+    else:
+        _print_summary(result, paths)
+    return result, paths
+
+
+def segment(
+    input_path: Path = typer.Argument(..., metavar="INPUT", help="XA DICOM file, folder or video."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output folder (new or empty)."),
+    model: str = typer.Option(None, help="Model name or bundle folder (default: shipped model)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
+    temporal_k: int = typer.Option(2, help="Temporal filter half-width K (frames); 0 = off."),
+    no_motion_compensation: bool = typer.Option(
+        False, "--no-motion-compensation", help="Plain temporal average (no optical flow)."
+    ),
+    threshold: float = typer.Option(0.5, help="Vessel probability threshold for the masks."),
+    catheter_french: float = typer.Option(
+        None, help="Catheter size in French (1 F = 1/3 mm) for catheter calibration."
+    ),
+    catheter_points: str = typer.Option(
+        None, help="Two pixels on the catheter, 'row1,col1,row2,col2' (with --catheter-french)."
+    ),
+    fractional_seg: bool = typer.Option(False, help="Store probabilities in the DICOM SEG."),
+    force: bool = typer.Option(False, "--force", help="Overwrite files in a non-empty OUTPUT."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
+) -> None:
+    """Segment and measure every frame of an XA cine; write SEG, labelmaps, video and report."""
+    from AngioSegLib.io import read_cine
+    from AngioSegLib.outputs import check_output_folder
+    from AngioSegLib.pipeline import PipelineOptions
+
+    check_output_folder(output, force)
+    options = PipelineOptions(
+        model=model,
+        device=device,
+        temporal_k=temporal_k,
+        motion_compensation=not no_motion_compensation,
+        threshold=threshold,
+        catheter_french=catheter_french,
+        catheter_points=_parse_points(catheter_points),
+    )
+    run_and_write(read_cine(input_path), options, output, force, fractional_seg, as_json)
+
+
+def demo(
+    output: Path = typer.Option(Path("angioseg-demo"), "-o", "--output", help="Output folder."),
+    frames: int = typer.Option(30, help="Frames in the generated run."),
+    size: int = typer.Option(512, help="Frame size (pixels)."),
+    seed: int = typer.Option(0, help="Phantom seed."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
+    force: bool = typer.Option(False, "--force", help="Overwrite files in a non-empty OUTPUT."),
+) -> None:
+    """Generate a phantom XA run, run the whole pipeline on it and write every output."""
+    from rich.console import Console
+
+    from AngioSegLib.io import read_cine
+    from AngioSegLib.io.xa_write import write_xa
+    from AngioSegLib.metrics import score_segmentation
+    from AngioSegLib.outputs import check_output_folder
+    from AngioSegLib.phantom import PhantomOptions, make_phantom
+    from AngioSegLib.pipeline import PipelineOptions
+
+    check_output_folder(output, force)
+    console = Console(stderr=True)
+    start = time.perf_counter()
+    phantom = make_phantom(PhantomOptions(seed=seed, n_frames=frames, size=size))
+    with tempfile.TemporaryDirectory() as tmp:
+        source = write_xa(phantom.cine, Path(tmp) / "phantom_xa.dcm", transfer_syntax="jpeg-ls")
+        console.print(f"Generated a {frames}-frame {size}² phantom XA run (seed {seed})")
+        result, _ = run_and_write(
+            read_cine(source), PipelineOptions(device=device), output, force, False, False
+        )
+    scores = score_segmentation(result.masks, phantom.masks)
+    console.print(
+        f"Against the phantom's ground truth: Dice {scores.dice:.3f}, clDice {scores.cldice:.3f}; "
+        f"total {time.perf_counter() - start:.1f} s"
+    )
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``segment`` and ``demo`` to ``app``."""
+    app.command("segment")(segment)
+    app.command("demo")(demo)
