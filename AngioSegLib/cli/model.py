@@ -1,9 +1,131 @@
-"""`angioseg` commands: model (filled in by its issue)."""
+"""`angioseg evaluate`, `angioseg export-onnx` and `angioseg bench`: the model's commands."""
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+
 import typer
+
+_DEVICE_HELP = "auto, cpu, cuda or mps."
+_BACKEND_HELP = "auto (ONNX Runtime on the CPU, PyTorch on a GPU), torch or onnx."
+_PRECISION_HELP = "auto, fp32, bf16, fp16 (GPU) or int8 (ONNX Runtime on the CPU)."
+
+
+def _names(list_file: Path | None, split: Path | None, subset: str) -> list[str] | None:
+    from AngioSegLib.errors import InputError
+    from AngioSegLib.evaluate import read_name_list, read_split
+
+    if list_file is not None and split is not None:
+        raise InputError("give either --list or --split, not both")
+    if list_file is not None:
+        return read_name_list(list_file)
+    return read_split(split, subset) if split is not None else None
+
+
+def _print_table(evaluation) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{evaluation.model_name} on {evaluation.device}, "
+                        f"threshold {evaluation.threshold:g}")
+    keys = ("sen", "spec", "acc", "dice", "iou", "cldice")
+    table.add_column("image")
+    for key in ("Sen", "Spec", "Acc", "Dice", "IoU", "clDice"):
+        table.add_column(key, justify="right")
+    for item in evaluation.images:
+        table.add_row(item.name, *(f"{item.scores.short[k]:.4f}" for k in keys))
+    table.add_section()
+    table.add_row(
+        f"[bold]mean ({len(evaluation.images)})",
+        *(f"[bold]{evaluation.mean.short[k]:.4f}" for k in keys),
+    )
+    Console().print(table)
+
+
+def evaluate(
+    images: Path = typer.Option(..., help="Folder of images (N.png)."),
+    masks: Path = typer.Option(
+        None, help="Folder of ground-truth masks (N.png or N_gt.png); default: --images."
+    ),
+    fov: Path = typer.Option(None, help="Folder of field-of-view masks (N.png or N_fov.png)."),
+    list_file: Path = typer.Option(None, "--list", help="Text file: image names, one a line."),
+    split: Path = typer.Option(None, help="JSON split file, e.g. data_splits/xca_split.json."),
+    subset: str = typer.Option("val", help="Subset of --split to evaluate (train or val)."),
+    model: str = typer.Option(None, help="Model name or bundle folder (default: shipped model)."),
+    device: str = typer.Option("auto", help=_DEVICE_HELP),
+    backend: str = typer.Option("auto", help=_BACKEND_HELP),
+    precision: str = typer.Option("auto", help=_PRECISION_HELP),
+    threshold: float = typer.Option(0.5, help="Vessel probability threshold."),
+    as_json: bool = typer.Option(False, "--json", help="Print the scores as JSON on stdout."),
+) -> None:
+    """Score the model (Sen, Spec, Acc, Dice, IoU, clDice) on images with ground-truth masks."""
+    from AngioSegLib.cli.progress_bar import stage_progress
+    from AngioSegLib.evaluate import evaluate_pairs, pair_images
+    from AngioSegLib.segment import Segmenter
+
+    pairs = pair_images(images, masks, fov, _names(list_file, split, subset))
+    segmenter = Segmenter(model, device=device, backend=backend, precision=precision)
+    with stage_progress(quiet=as_json) as progress:
+        evaluation = evaluate_pairs(pairs, segmenter, threshold, progress)
+    if as_json:
+        typer.echo(json.dumps(evaluation.to_json(), indent=2))
+    else:
+        _print_table(evaluation)
+
+
+def export_onnx(
+    output: Path = typer.Option(..., "-o", "--output", help="ONNX file to write."),
+    model: str = typer.Option(None, help="Model name or bundle folder (default: shipped model)."),
+    int8: bool = typer.Option(False, "--int8", help="Static int8 QDQ (calibrated on phantoms)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Write the network as ONNX: input 'image' (B,1,H,W) float32 normalised as the model expects,
+    H and W multiples of 32; output 'logits' (sigmoid gives the vessel probability)."""
+    from AngioSegLib.segment import export_onnx_model
+
+    path = export_onnx_model(model, output, int8=int8, force=force)
+    typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+def bench(
+    model: str = typer.Option(None, help="Model name or bundle folder (default: shipped model)."),
+    size: int = typer.Option(512, help="Frame size (px)."),
+    frames: int = typer.Option(8, help="Frames timed (after one warm-up frame)."),
+    device: str = typer.Option("auto", help=_DEVICE_HELP),
+    backend: str = typer.Option("auto", help=_BACKEND_HELP),
+    precision: str = typer.Option("auto", help=_PRECISION_HELP),
+    scale: float = typer.Option(1.0, help="Internal resolution factor (fewer FLOPs below 1)."),
+    batch_size: int = typer.Option(None, help="Frames per batch (default: 1 on CPU, 8 on GPU)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the timing as JSON on stdout."),
+) -> None:
+    """Time the segmentation of phantom frames: ms/frame and frames/s on this machine."""
+    from AngioSegLib.phantom import PhantomOptions, make_phantom
+    from AngioSegLib.segment import Segmenter
+
+    segmenter = Segmenter(
+        model, device=device, backend=backend, precision=precision, scale=scale,
+        batch_size=batch_size,
+    )
+    cine = make_phantom(PhantomOptions(seed=0, n_frames=frames, size=size)).cine
+    frames_array = cine.to_array()
+    segmenter.segment_frames(frames_array[:1])
+    start = time.perf_counter()
+    segmenter.segment_frames(frames_array)
+    ms = 1000 * (time.perf_counter() - start) / frames
+    summary = {"model": segmenter.model_name, "device": segmenter.device_label, "size": size,
+               "scale": scale, "frames": frames, "ms_per_frame": round(ms, 1),
+               "frames_per_s": round(1000 / ms, 2)}
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        typer.echo(f"{segmenter.model_name} on {segmenter.device_label}, {size}² frames, scale "
+                   f"{scale:g}: {ms:.0f} ms/frame ({1000 / ms:.1f} frames/s over {frames} frames)")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``evaluate``, ``export-onnx`` and ``bench`` to ``app``."""
+    app.command("evaluate")(evaluate)
+    app.command("export-onnx")(export_onnx)
+    app.command("bench")(bench)

@@ -1,0 +1,83 @@
+"""DICOM plugin: load a DICOM SEG of an X-ray angiography cine as a labelmap sequence.
+
+Slicer's SEG plugin expects 3D volumes; a SEG whose frames reference XA / XRF frames is a 2D + time
+segmentation, so this plugin offers it (with a higher confidence) as a labelmap sequence that
+plays with the referenced cine when that is loaded. Registered by the AngioSeg module.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pydicom
+import slicer
+from DICOMLib import DICOMLoadable, DICOMPlugin
+
+
+class AngioSegDICOMPluginClass(DICOMPlugin):
+    """Offers SEGs that reference XA / XRF cine frames as AngioSeg labelmap sequences."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loadType = "AngioSeg labelmap sequence"
+
+    def examine(self, fileLists):
+        try:
+            import AngioSegMRML  # noqa: F401 - needs AngioSegLib, installed on first use
+        except ImportError:
+            logging.debug("AngioSeg's Python packages are not installed; open AngioSeg first")
+            return []
+        loadables = []
+        for files in fileLists:
+            for path in files:
+                loadable = self.examineFile(path)
+                if loadable is not None:
+                    loadables.append(loadable)
+        return loadables
+
+    def examineFile(self, path):
+        from AngioSegMRML import CINE_SOP_CLASS_UIDS, SEG_SOP_CLASS_UID, referencedCineInstances
+
+        try:
+            dataset = pydicom.dcmread(path, stop_before_pixels=True)
+        except (OSError, pydicom.errors.InvalidDicomError) as error:
+            logging.debug(f"AngioSeg: skipping {path}: {error}")
+            return None
+        if str(getattr(dataset, "SOPClassUID", "")) != SEG_SOP_CLASS_UID:
+            return None
+        references = referencedCineInstances(dataset)
+        if not references:
+            return None
+        kind = CINE_SOP_CLASS_UIDS[references[0][0]]
+        loadable = DICOMLoadable()
+        loadable.files = [path]
+        description = getattr(dataset, "SeriesDescription", "") or "segmentation"
+        loadable.name = f"{getattr(dataset, 'SeriesNumber', '')}: SEG {description}".strip(": ")
+        loadable.tooltip = f"Segmentation of an {kind} cine, as a labelmap sequence"
+        loadable.selected = True
+        # Above Slicer's SEG plugin: a 2D + time SEG of a cine is not a 3D segmentation.
+        loadable.confidence = 0.99
+        loadable.referencedInstanceUIDs = sorted({uid for _, uid in references})
+        return loadable
+
+    def load(self, loadable):
+        import AngioSegMRML
+        from AngioSegLib.io.seg import read_seg
+
+        data = read_seg(loadable.files[0])
+        referenced = loadable.referencedInstanceUIDs[0] if loadable.referencedInstanceUIDs else None
+        labelSequence = AngioSegMRML.addSegLabelSequence(
+            slicer.mrmlScene,
+            data.masks,
+            loadable.name,
+            referencedUid=referenced,
+            frameTimes=getattr(data, "frame_times_s", None),
+            mmPerPixel=getattr(data, "mm_per_pixel", None),
+        )
+        browser = AngioSegMRML.sequenceBrowser(slicer.mrmlScene, labelSequence)
+        if browser is not None:
+            slicer.modules.sequences.showSequenceBrowser(browser)
+            proxy = browser.GetProxyNode(labelSequence)
+            if proxy is not None:
+                slicer.util.setSliceViewerLayers(label=proxy, labelOpacity=0.5)
+        return labelSequence

@@ -1,0 +1,259 @@
+"""Evaluate a model on a folder of images with ground-truth vessel masks.
+
+Each image is matched to its mask by file name: the same name in the masks folder, or the name
+with ``_gt`` before the extension (``N.png`` ↔ ``N_gt.png``, possibly in the same folder). An
+optional field-of-view mask (same name, or ``_fov``) limits the pixels that count. Every image is
+segmented, thresholded and scored with :func:`AngioSegLib.metrics.score_segmentation` (Sen, Spec,
+Acc, Dice, IoU, clDice); the mean is the unweighted mean over images.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from AngioSegLib.errors import InputError, InputNotFoundError
+from AngioSegLib.metrics import SegmentationScores, mean_scores, score_segmentation
+from AngioSegLib.progress import Progress, ProgressCallback, no_progress
+
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm")
+MASK_TAG = "_gt"
+FOV_TAG = "_fov"
+SUBSET_ALIASES = {"val": ("val", "validation", "valid"), "train": ("train", "training")}
+
+
+@dataclass(frozen=True)
+class ImagePair:
+    """An image, its ground-truth mask and, optionally, its field-of-view mask."""
+
+    name: str
+    image: Path
+    mask: Path
+    fov: Path | None = None
+
+
+@dataclass(frozen=True)
+class ImageScores:
+    """The scores of one image."""
+
+    name: str
+    scores: SegmentationScores
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Per-image scores, their mean and what produced them."""
+
+    images: tuple[ImageScores, ...]
+    mean: SegmentationScores
+    model_name: str
+    model_version: str
+    device: str
+    threshold: float
+
+    def to_json(self) -> dict:
+        """JSON form: keys sen, spec, acc, dice, iou, cldice under ``mean`` and per image."""
+        return {
+            "model": self.model_name,
+            "model_version": self.model_version,
+            "device": self.device,
+            "threshold": self.threshold,
+            "n_images": len(self.images),
+            "mean": self.mean.short,
+            "images": [{"name": item.name, **item.scores.short} for item in self.images],
+        }
+
+
+def _natural_key(path: Path) -> tuple:
+    """Sort "2.png" before "10.png"."""
+    parts = re.split(r"(\d+)", path.stem)
+    return tuple(int(p) if p.isdigit() else p.lower() for p in parts)
+
+
+def _image_files(folder: Path, what: str) -> list[Path]:
+    if not folder.is_dir():
+        raise InputNotFoundError(f"the {what} folder {folder} does not exist")
+    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
+        raise InputError(
+            f"the {what} folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})"
+        )
+    return sorted(files, key=_natural_key)
+
+
+def _find(stems: dict[str, Path], stem: str, tags: Sequence[str], exclude: Path) -> Path | None:
+    for candidate in (stem + tag for tag in tags):
+        found = stems.get(candidate)
+        if found is not None and found != exclude:
+            return found
+    return None
+
+
+def _select(images: list[Path], names: Sequence[str] | None) -> list[Path]:
+    """The images whose name (with or without extension) is in ``names``, in that order."""
+    if names is None:
+        return images
+    by_name = {p.name: p for p in images} | {p.stem: p for p in images}
+    keys = [Path(str(n)).name for n in names]
+    missing = [k for k in keys if k not in by_name and Path(k).stem not in by_name]
+    if missing:
+        raise InputError(
+            f"{len(missing)} listed image(s) are not in the images folder: {', '.join(missing[:5])}"
+        )
+    return [by_name.get(k) or by_name[Path(k).stem] for k in keys]
+
+
+def pair_images(
+    images_dir: Path,
+    masks_dir: Path | None = None,
+    fov_dir: Path | None = None,
+    names: Sequence[str] | None = None,
+) -> list[ImagePair]:
+    """Match every image (or those in ``names``) to its mask and field of view.
+
+    ``masks_dir`` defaults to ``images_dir``; files ending in ``_gt`` or ``_fov`` are never taken
+    as images. Raises InputError naming the images without a mask.
+    """
+    images_dir = Path(images_dir)
+    masks_dir = Path(masks_dir) if masks_dir is not None else images_dir
+    masks = {p.stem: p for p in _image_files(masks_dir, "masks")}
+    fovs = {p.stem: p for p in _image_files(Path(fov_dir), "field-of-view")} if fov_dir else {}
+    images = [
+        p for p in _image_files(images_dir, "images")
+        if not p.stem.endswith((MASK_TAG, FOV_TAG))
+    ]
+    if not images:
+        raise InputError(f"the images folder {images_dir} holds only masks ('_gt' files)")
+    pairs, unmatched = [], []
+    for image in _select(images, names):
+        mask = _find(masks, image.stem, (MASK_TAG, ""), exclude=image)
+        if mask is None:
+            unmatched.append(image.name)
+            continue
+        fov = _find(fovs, image.stem, (FOV_TAG, ""), exclude=image) if fov_dir else None
+        if fov_dir and fov is None:
+            raise InputError(f"no field-of-view mask for {image.name} in {fov_dir}")
+        pairs.append(ImagePair(image.stem, image, mask, fov))
+    if unmatched:
+        raise InputError(
+            f"no mask for {len(unmatched)} image(s) ({', '.join(unmatched[:5])}) in {masks_dir}: "
+            f"a mask needs the image's file name, or the name with '{MASK_TAG}' (N.png ↔ N_gt.png)"
+        )
+    return pairs
+
+
+def read_name_list(path: Path) -> list[str]:
+    """Image names from a text file, one per line (blank lines and ``#`` comments skipped)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputNotFoundError(f"the image list {path} does not exist")
+    names = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+    names = [n for n in names if n]
+    if not names:
+        raise InputError(f"the image list {path} names no images")
+    return names
+
+
+def _entry_name(entry) -> str:
+    if isinstance(entry, dict):
+        for key in ("image", "name", "file", "path"):
+            if key in entry:
+                return Path(str(entry[key])).name
+        raise InputError(f"split entry {entry} has no 'image' or 'name' field")
+    return Path(str(entry)).name
+
+
+def read_split(path: Path, subset: str) -> list[str]:
+    """Image names of ``subset`` ("train" or "val") in a JSON split file.
+
+    Accepts ``{"val": [...]}`` or the lists under a ``"subsets"``/``"splits"`` key; entries are file
+    names, paths or objects with an ``image`` field.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputNotFoundError(f"the split file {path} does not exist")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"the split file {path} is not valid JSON: {error}") from error
+    for key in ("subsets", "splits"):
+        if isinstance(data, dict) and isinstance(data.get(key), dict):
+            data = data[key]
+    aliases = SUBSET_ALIASES.get(subset.lower(), (subset,))
+    found = next((data[k] for k in aliases if isinstance(data, dict) and k in data), None)
+    if not isinstance(found, list) or not found:
+        keys = ", ".join(k for k, v in data.items() if isinstance(v, list)) or "none"
+        raise InputError(f"the split file {path} has no subset {subset!r}; subsets: {keys}")
+    return [_entry_name(entry) for entry in found]
+
+
+def read_gray(path: Path) -> np.ndarray:
+    """A 2-D image (colour images averaged over their first three channels)."""
+    import imageio.v3 as iio
+
+    try:
+        image = np.asarray(iio.imread(path))
+    except (OSError, ValueError) as error:
+        raise InputError(f"could not read the image {path}: {error}") from error
+    if image.ndim == 3 and image.shape[-1] in (3, 4):
+        image = image[..., :3].mean(axis=-1).astype(image.dtype)
+    if image.ndim != 2:
+        raise InputError(f"{path} is not a 2-D image: shape {image.shape}")
+    return image
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """A binary mask: {0,1} or boolean as is, else above half the integer range (>127 for 8-bit)."""
+    image = read_gray(path)
+    if image.dtype == bool or image.max() <= 1:
+        return (image > 0).astype(np.uint8)
+    if np.issubdtype(image.dtype, np.integer):
+        return (image > np.iinfo(image.dtype).max // 2).astype(np.uint8)
+    return (image > 0.5 * float(image.max())).astype(np.uint8)
+
+
+def _check_shape(what: str, path: Path, found: tuple, image: ImagePair, expected: tuple) -> None:
+    if found != expected:
+        raise InputError(
+            f"{what} {path.name} is {found[1]}×{found[0]} px but its image {image.image.name} is "
+            f"{expected[1]}×{expected[0]} px; they must be the same size"
+        )
+
+
+def evaluate_pairs(
+    pairs: Sequence[ImagePair],
+    segmenter,
+    threshold: float = 0.5,
+    progress: ProgressCallback = no_progress,
+) -> Evaluation:
+    """Segment each image with ``segmenter`` (a :class:`~AngioSegLib.segment.Segmenter`), threshold
+    the probabilities at ``threshold`` and score them against the masks."""
+    if not pairs:
+        raise InputError("no images to evaluate")
+    if not 0.0 < threshold < 1.0:
+        raise InputError(f"threshold must be between 0 and 1, found {threshold}")
+    results = []
+    for k, pair in enumerate(pairs):
+        image, truth = read_gray(pair.image), read_mask(pair.mask)
+        _check_shape("mask", pair.mask, truth.shape, pair, image.shape)
+        fov = None
+        if pair.fov is not None:
+            fov = read_mask(pair.fov)
+            _check_shape("field of view", pair.fov, fov.shape, pair, image.shape)
+        probability = segmenter.segment_frames(image[None])[0]
+        prediction = probability >= threshold
+        results.append(ImageScores(pair.name, score_segmentation(prediction, truth, fov)))
+        progress(Progress("evaluate", k + 1, len(pairs), f"{pair.image.name}"))
+    return Evaluation(
+        images=tuple(results),
+        mean=mean_scores([r.scores for r in results]),
+        model_name=segmenter.model_name,
+        model_version=segmenter.model_version,
+        device=segmenter.device_label,
+        threshold=threshold,
+    )

@@ -1,0 +1,25 @@
+"""Shared fixtures: a small phantom with exact ground truth, and the public data folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def small_phantom():
+    """A 6-frame 128² left-tree phantom (seed 0), made once per session; do not modify it."""
+    from AngioSegLib.phantom import PhantomOptions, make_phantom
+
+    return make_phantom(PhantomOptions(seed=0, n_frames=6, size=128))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The public real-data folder ``../shared/data``; skips the test when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"public data folder {SHARED_DATA} is absent")
+    return SHARED_DATA

@@ -1,0 +1,92 @@
+"""`angioseg segment` / `demo`: bad inputs give one line and exit 2; outputs are all or nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from AngioSegLib.cli import main
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+def assert_one_line_error(code: int, err: str, match: str) -> None:
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("angioseg: error: ")
+    assert match in lines[0]
+    assert "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def phantom_dicom(tmp_path_factory) -> Path:
+    from AngioSegLib.io.xa_write import write_xa
+    from AngioSegLib.phantom import PhantomOptions, make_phantom
+
+    run = make_phantom(PhantomOptions(seed=3, n_frames=6, size=128))
+    return write_xa(run.cine, tmp_path_factory.mktemp("xa") / "run.dcm")
+
+
+def test_missing_input_is_one_line(tmp_path, capsys):
+    code, _, err = run_cli(["segment", str(tmp_path / "nope.dcm"), "-o", str(tmp_path / "o")], capsys)
+    assert_one_line_error(code, err, "nope.dcm")
+    assert not (tmp_path / "o").exists()
+
+
+def test_non_dicom_input_is_one_line(tmp_path, capsys):
+    text = tmp_path / "notes.dcm"
+    text.write_text("not a DICOM file")
+    code, _, err = run_cli(["segment", str(text), "-o", str(tmp_path / "o")], capsys)
+    assert_one_line_error(code, err, "DICOM")
+    assert not (tmp_path / "o").exists()
+
+
+def test_truncated_dicom_is_one_line(tmp_path, capsys, phantom_dicom):
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(phantom_dicom.read_bytes()[: phantom_dicom.stat().st_size // 2])
+    code, _, err = run_cli(["segment", str(cut), "-o", str(tmp_path / "o")], capsys)
+    assert_one_line_error(code, err, "")
+    assert not (tmp_path / "o").exists()
+
+
+def test_non_empty_output_is_refused_and_untouched(tmp_path, capsys, phantom_dicom):
+    out = tmp_path / "o"
+    out.mkdir()
+    keep = out / "keep.txt"
+    keep.write_text("mine")
+    code, _, err = run_cli(["segment", str(phantom_dicom), "-o", str(out)], capsys)
+    assert_one_line_error(code, err, "--force")
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert keep.read_text() == "mine"
+
+
+def test_bad_option_value_is_one_line(tmp_path, capsys, phantom_dicom):
+    code, _, err = run_cli(
+        ["segment", str(phantom_dicom), "-o", str(tmp_path / "o"), "--threshold", "1.5"], capsys
+    )
+    assert_one_line_error(code, err, "threshold")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_segment_writes_every_output(tmp_path, capsys, phantom_dicom):
+    out = tmp_path / "out"
+    code, stdout, _ = run_cli(
+        ["segment", str(phantom_dicom), "-o", str(out), "--device", "cpu", "--json"], capsys
+    )
+    assert code == 0
+    summary = json.loads(stdout)
+    names = {p.name for p in out.iterdir()}
+    expected = {"segmentation.dcm", "labels.seq.nrrd", "labels.nii.gz", "overlay.mp4",
+                "report.html", "qca.json", "qca.csv", "frames.csv"}
+    assert expected <= names
+    assert summary["frames"] == 6
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "staging left behind"
