@@ -130,7 +130,10 @@ def _write_labelmaps(result: Result, staging: Path) -> None:
         result.masks, staging / "labels.seq.nrrd",
         spacing_mm=spacing, frame_times_s=result.cine.frame_times_s,
     )
-    write_labelmap_nifti(result.masks, staging / "labels.nii.gz", spacing_mm=spacing)
+    write_labelmap_nifti(
+        result.masks, staging / "labels.nii.gz",
+        spacing_mm=spacing, frame_times_s=result.cine.frame_times_s,
+    )
 
 
 def _write_video(result: Result, staging: Path) -> None:

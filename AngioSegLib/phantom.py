@@ -41,6 +41,7 @@ from AngioSegLib.phantom_tree import (
     build_tree,
     default_stenoses,
 )
+from AngioSegLib.progress import Progress, ProgressCallback, no_progress
 
 __all__ = [
     "PhantomOptions",
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 BITS_STORED = 12
-_LINE_INTEGRAL_RANGE = (0.5, 4.0)  # mapped to pixel values 4095 … 0 (log display, vessels dark)
+_LINE_INTEGRAL_RANGE = (0.7, 4.2)  # mapped to pixel values 4095 … 0 (log display, vessels dark)
 _FRONT_RAMP_MM = 4.0  # width of the contrast front
 
 
@@ -134,9 +135,7 @@ class PhantomRun:
     options: PhantomOptions
 
 
-def _contrast_front(
-    options: PhantomOptions, max_path_mm: float
-) -> tuple[np.ndarray, np.ndarray]:
+def _contrast_front(options: PhantomOptions, max_path_mm: float) -> tuple[np.ndarray, np.ndarray]:
     """Per frame: the front's distance from the ostium (mm) and the washout factor (0–1).
 
     The run starts just after injection (front at 20 % of the longest path), the tree fills by
@@ -150,9 +149,7 @@ def _contrast_front(
     front = max_path_mm * (0.2 + 0.8 * times / fill_s) + _FRONT_RAMP_MM
     start = max(fill_s, 0.7 * duration)
     tau = 0.15 * duration
-    washout = np.where(
-        times > start, 1.0 - 0.6 * (1.0 - np.exp(-(times - start) / tau)), 1.0
-    )
+    washout = np.where(times > start, 1.0 - 0.6 * (1.0 - np.exp(-(times - start) / tau)), 1.0)
     return front, washout
 
 
@@ -195,8 +192,25 @@ def _render_frame(
     return tuple(centerlines), catheter_px, chord, opacity, catheter_chord
 
 
-def make_phantom(options: PhantomOptions | None = None) -> PhantomRun:
-    """Simulate one cine run and its ground truth (deterministic for a given ``options``)."""
+def _expose(
+    line_integral: np.ndarray, options: PhantomOptions, rng: np.random.Generator
+) -> np.ndarray:
+    """Detected frame as 12-bit MONOCHROME2 pixels: −log of the counts, mapped so that
+    :data:`_LINE_INTEGRAL_RANGE` spans 4095 … 0 (more attenuation is darker)."""
+    photons = options.photons_per_pixel
+    counts = detect(line_integral, options.blur_px, photons if options.noise else None, rng)
+    measured = -np.log(np.maximum(counts, 0.5 / photons))
+    lo, hi = _LINE_INTEGRAL_RANGE
+    return np.clip(np.rint((hi - measured) / (hi - lo) * 4095.0), 0, 4095).astype(np.uint16)
+
+
+def make_phantom(
+    options: PhantomOptions | None = None, progress: ProgressCallback = no_progress
+) -> PhantomRun:
+    """Simulate one cine run and its ground truth (deterministic for a given ``options``).
+
+    ``progress`` receives a ``"phantom"`` event after each frame.
+    """
     options = options or PhantomOptions()
     rng = np.random.default_rng(options.seed)
     pixel_mm = options.pixel_mm
@@ -221,7 +235,6 @@ def make_phantom(options: PhantomOptions | None = None) -> PhantomRun:
     displacement = np.empty((n, size, size, 2), np.float32)
     grid_field = motion.cardiac_field_mm(grid_mm).astype(np.float32)
     centerlines, catheters = [], []
-    lo, hi = _LINE_INTEGRAL_RANGE
     for i in range(n):
         t_s = i / options.fps
         lines, catheter_px, chord, opacity, catheter_chord = _render_frame(
@@ -233,21 +246,16 @@ def make_phantom(options: PhantomOptions | None = None) -> PhantomRun:
         masks[i] = (chord > 0) & (opacity >= 0.5)
         displacement[i] = motion.displacement_mm(grid_mm, t_s, grid_field) / pixel_mm
         _, respiratory = motion.phases(t_s)
-        background = static_bg + shift_image(breathing_bg, respiratory * motion.respiration_mm
-                                              / pixel_mm)
+        background = static_bg + shift_image(
+            breathing_bg, respiratory * motion.respiration_mm / pixel_mm
+        )
         line_integral = (
             background
             + MU_CONTRAST_PER_MM * pixel_mm * washout[i] * chord * opacity
             + MU_CATHETER_PER_MM * pixel_mm * catheter_chord
         )
-        counts = detect(
-            line_integral,
-            options.blur_px,
-            options.photons_per_pixel if options.noise else None,
-            noise_rng,
-        )
-        measured = -np.log(np.maximum(counts, 0.5 / options.photons_per_pixel))
-        frames[i] = np.clip(np.rint((hi - measured) / (hi - lo) * 4095.0), 0, 4095)
+        frames[i] = _expose(line_integral, options, noise_rng)
+        progress(Progress("phantom", i + 1, n, f"frame {i + 1} of {n}"))
     displacement[0] = 0.0
     primary, secondary = (30.0, 20.0) if options.tree == "left" else (30.0, 0.0)
     cine = CineRun(

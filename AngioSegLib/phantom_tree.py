@@ -55,8 +55,15 @@ _RIGHT: _Template = (
         "RCA",
         None,
         0.0,
-        ((0.20, 0.58), (0.20, 0.44), (0.29, 0.30), (0.45, 0.22), (0.63, 0.24), (0.77, 0.33),
-         (0.82, 0.46)),
+        (
+            (0.20, 0.58),
+            (0.20, 0.44),
+            (0.29, 0.30),
+            (0.45, 0.22),
+            (0.63, 0.24),
+            (0.77, 0.33),
+            (0.82, 0.46),
+        ),
         2.0,
         1.0,
     ),
@@ -148,20 +155,37 @@ def _jitter(points, rng: np.random.Generator, angle_rad: float, scale: float) ->
     return 0.5 + scale * (pts - 0.5) @ rot.T
 
 
-def _smooth_curve(control_mm: np.ndarray, spacing_mm: float) -> tuple[np.ndarray, np.ndarray]:
-    """A C2 spline through the control points resampled every ``spacing_mm``: (points, arc)."""
-    chord = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(control_mm, axis=0), axis=1))]
-    if len(control_mm) >= 3:
-        spline = CubicSpline(chord, control_mm, bc_type="natural")
-        fine_u = np.linspace(0.0, chord[-1], 40 * len(control_mm) * 8)
-        fine = spline(fine_u)
-    else:
-        fine = np.linspace(control_mm[0], control_mm[-1], 200)
-    fine_arc = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(fine, axis=0), axis=1))]
+def _resample(curve: np.ndarray, spacing_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """A dense polyline resampled every ``spacing_mm`` of arc length: (points, arc)."""
+    fine_arc = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(curve, axis=0), axis=1))]
     n = max(int(np.ceil(fine_arc[-1] / spacing_mm)) + 1, 2)
     arc = np.linspace(0.0, fine_arc[-1], n)
-    points = np.stack([np.interp(arc, fine_arc, fine[:, k]) for k in range(2)], axis=1)
+    points = np.stack([np.interp(arc, fine_arc, curve[:, k]) for k in range(2)], axis=1)
     return points, arc
+
+
+def _smooth_curve(
+    control_mm: np.ndarray,
+    spacing_mm: float,
+    wiggle: tuple[float, float, float] = (0.0, 1.0, 0.0),
+) -> tuple[np.ndarray, np.ndarray]:
+    """A C2 spline through the control points, made tortuous by a sideways sine ``wiggle``
+    (amplitude mm, wavelength mm, phase; zero at the start), resampled every ``spacing_mm``."""
+    chord = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(control_mm, axis=0), axis=1))]
+    u = np.linspace(0.0, chord[-1], 320 * len(control_mm))
+    if len(control_mm) >= 3:
+        curve = CubicSpline(chord, control_mm, bc_type="natural")(u)
+    else:
+        curve = control_mm[0] + np.outer(u / chord[-1], control_mm[-1] - control_mm[0])
+    amplitude, wavelength, phase = wiggle
+    if amplitude > 0:
+        points, arc = _resample(curve, spacing_mm / 4)
+        tangent = np.gradient(points, axis=0)
+        normal = np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
+        normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+        offset = amplitude * (np.sin(2 * np.pi * arc / wavelength + phase) - np.sin(phase))
+        curve = points + offset[:, None] * normal
+    return _resample(curve, spacing_mm)
 
 
 def _narrowing(arc_mm: np.ndarray, centre_mm: float, length_mm: float, fraction: float):
@@ -212,10 +236,17 @@ def build_tree(
         start_path, r_start = 0.0, r0
         if parent is not None:
             up = segments[parent]
+            if fraction < 1.0:  # side branches move a little along their parent
+                fraction = float(np.clip(fraction + rng.uniform(-0.04, 0.04), 0.02, 0.98))
             k = int(round(fraction * (len(up.arc_length_mm) - 1)))
             control = np.vstack([up.points_mm[k], control])
             start_path, r_start = up.path_mm[k], min(r0, 0.8 * up.radius_mm[k])
-        points, arc = _smooth_curve(control, spacing_mm)
+        wiggle = (
+            rng.uniform(0.004, 0.01) * field_mm,
+            rng.uniform(0.12, 0.25) * field_mm,
+            rng.uniform(0.0, 2.0 * np.pi),
+        )
+        points, arc = _smooth_curve(control, spacing_mm, wiggle)
         length = arc[-1]
         radius = r_start + (min(r1, r_start) - r_start) * arc / length
         for spec in (s for s in stenoses if s.segment == name):
@@ -238,8 +269,13 @@ def build_tree(
 
 
 def build_catheter(
-    tree: str, field_mm: float, spacing_mm: float, ostium_mm: np.ndarray, angle: float,
-    scale: float, rng: np.random.Generator,
+    tree: str,
+    field_mm: float,
+    spacing_mm: float,
+    ostium_mm: np.ndarray,
+    angle: float,
+    scale: float,
+    rng: np.random.Generator,
 ) -> np.ndarray:
     """The catheter's axis (N, 2) in mm, from outside the field to the ostium."""
     _, controls = _template(tree)

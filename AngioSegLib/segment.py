@@ -24,7 +24,7 @@ import numpy as np
 from scipy.special import expit
 
 from AngioSegLib.cine import CineRun
-from AngioSegLib.errors import DeviceError, InputError
+from AngioSegLib.errors import DeviceError, InputError, ModelError
 from AngioSegLib.progress import Progress, ProgressCallback, no_progress
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -166,12 +166,19 @@ def plan_size(
 class TorchRunner:
     """Runs a torch network on ``device`` with autocast at ``precision`` (fp32 = no autocast)."""
 
-    def __init__(self, network, device: str, precision: str, threads: int | None = None):
+    def __init__(
+        self,
+        network,
+        device: str,
+        precision: str,
+        threads: int | None = None,
+        channels_last: bool | None = None,
+    ):
         import torch
 
         self.device = torch.device(device)
         self.dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-        self.channels_last = self.device.type != "mps"
+        self.channels_last = self.device.type != "mps" if channels_last is None else channels_last
         if threads:
             torch.set_num_threads(int(threads))
         if self.device.type == "cuda":
@@ -223,6 +230,7 @@ class Segmenter:
             look_up_option(key, tuple(sorted(names)), "segmenter option")
         self.options = replace(options or InferenceOptions(), **overrides)
         self.model = _load_model(model)
+        _check_normalisation(self.model)
         self.model_name = self.model.name
         self.model_version = str(self.model.version)
         self.device = resolve_device(self.options.device)
@@ -325,6 +333,19 @@ def export_onnx_model(model, path: Path, int8: bool = False, force: bool = False
     from AngioSegLib.model.onnx_backend import copy_file
 
     return copy_file(segmenter.onnx_path, path, force=force)
+
+
+def _check_normalisation(model) -> None:
+    """ModelError when the bundle expects another input normalisation than this version's."""
+    from AngioSegLib.model.bundle import NORMALISATION
+
+    expected = NORMALISATION["name"]
+    declared = (model.normalisation or {}).get("name", expected)
+    if declared != expected:
+        raise ModelError(
+            f"model {model.name} expects input normalisation {declared!r}, but this version of "
+            f"AngioSeg implements {expected!r}; use a model trained with it"
+        )
 
 
 def _load_model(model):

@@ -61,20 +61,22 @@ class TemporalWeights(str, enum.Enum):
 class TemporalOptions:
     """Options of :func:`filter_probabilities`.
 
-    ``k``: neighbours on each side (frames). ``sigma_frames``: width of the Gaussian weights
-    (frames). ``reliability_grey``: warp residual, in grey levels of the 0–255 normalised frames
-    (after a 3×3 mean), at which a neighbour's weight falls to e^−½. ``flow_scale``: the flow is
-    estimated on frames reduced to this fraction of their size. ``clahe``: equalise frames
-    before the flow. ``threshold``: mask = probability ≥ threshold.
+    ``k``: neighbours on each side (frames). ``weights``: "reliability" (default: uniform in l,
+    lowered per pixel where the warp does not match), "uniform" (the paper) or "gaussian".
+    ``sigma_frames``: width of the Gaussian weights (frames). ``reliability_grey``: warp residual,
+    in grey levels of the 0–255 normalised frames (after a 3×3 mean), at which a neighbour's
+    weight falls to e^−½. ``flow_preset``: DIS preset. ``flow_scale``: the flow is estimated on
+    frames reduced to this fraction of their size (None: shorter side 256 px). ``clahe``:
+    equalise frames before the flow. ``threshold``: mask = probability ≥ threshold.
     """
 
     k: int = 2
     motion_compensation: bool = True
-    weights: TemporalWeights | str = TemporalWeights.UNIFORM
+    weights: TemporalWeights | str = TemporalWeights.RELIABILITY
     sigma_frames: float = 1.0
-    reliability_grey: float = 24.0
+    reliability_grey: float = 16.0
     flow_preset: FlowPreset | str = FlowPreset.MEDIUM
-    flow_scale: float = 0.5
+    flow_scale: float | None = None
     clahe: bool = False
     threshold: float = 0.5
 
@@ -93,7 +95,8 @@ class TemporalOptions:
             raise InputError(f"sigma_frames must be > 0 frames, found {self.sigma_frames}")
         if not self.reliability_grey > 0:
             raise InputError(f"reliability_grey must be > 0, found {self.reliability_grey}")
-        flow_shape_for((64, 64), self.flow_scale)  # validates the scale
+        if self.flow_scale is not None and not 0.0 < self.flow_scale <= 1.0:
+            raise InputError(f"flow scale must be in (0, 1], found {self.flow_scale}")
         if not 0.0 < self.threshold < 1.0:
             raise InputError(f"threshold must be between 0 and 1, found {self.threshold}")
 

@@ -514,3 +514,75 @@ def test_bare_dataset_without_file_meta_is_read(tmp_path):
     cine = read_cine(tmp_path / "bare.dcm")
     np.testing.assert_array_equal(cine.to_array(), frames)
     assert cine.transfer_syntax == "Implicit VR Little Endian"
+
+
+@pytest.fixture(scope="module")
+def phantom_run():
+    from AngioSegLib.phantom import PhantomOptions, make_phantom
+
+    return make_phantom(PhantomOptions(seed=1, n_frames=4, size=96))
+
+
+@pytest.mark.parametrize(
+    "syntax", ["explicit", "implicit", "rle", "jpeg-ls", "jpeg2000", "jpeg-baseline"]
+)
+def test_write_xa_round_trip(tmp_path, phantom_run, syntax):
+    from AngioSegLib.io.xa_write import TRANSFER_SYNTAXES, write_xa
+
+    source = phantom_run.cine
+    truth = source.to_array()
+    cine = read_cine(write_xa(source, tmp_path / "run.dcm", transfer_syntax=syntax))
+    assert cine.transfer_syntax == TRANSFER_SYNTAXES[syntax].name
+    if syntax == "jpeg-baseline":  # lossy, and the writer keeps the top 8 of the 12 bits
+        expected = (truth >> (source.bits_stored - 8)).astype(int)
+        error = np.abs(cine.to_array().astype(int) - expected)
+        assert cine.bits_stored == 8 and error.mean() < 2.0 and error.max() <= 16, error.max()
+    else:
+        assert cine.bits_stored == source.bits_stored == 12
+        np.testing.assert_array_equal(cine.to_array(), truth)
+    np.testing.assert_allclose(cine.frame_times_s, source.frame_times_s, atol=1e-6)
+    assert cine.calibration.mm_per_pixel == pytest.approx(source.calibration.mm_per_pixel, 1e-6)
+    assert cine.calibration.source is CalibrationSource.IMAGER_PIXEL_SPACING_MAGNIFICATION
+    assert cine.view == source.view and cine.r_wave_frames == source.r_wave_frames
+    assert cine.warnings == ()
+
+
+def test_every_writer_syntax_is_covered():
+    from AngioSegLib.io.xa_write import TRANSFER_SYNTAXES
+
+    parameters = test_write_xa_round_trip.pytestmark[0].args[1]
+    assert sorted(TRANSFER_SYNTAXES) == sorted(parameters)
+
+
+def test_transfer_syntax_without_any_decoder_is_unsupported(tmp_path):
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import MPEG4HP41
+
+    path = make_xa(tmp_path / "h264.dcm", phantom_frames(2, bits=8))
+    ds = pydicom.dcmread(path)
+    ds.file_meta.TransferSyntaxUID = MPEG4HP41
+    ds.PixelData = encapsulate([b"\x00\x00\x00\x01" + bytes(60)])
+    ds["PixelData"].VR = "OB"
+    ds.save_as(path)
+    with pytest.raises(
+        UnsupportedTransferSyntaxError,
+        match=r"h264\.dcm: pixel data is compressed as MPEG-4 AVC/H\.264 High Profile.*which no "
+        r"installed decoder reads; convert",
+    ):
+        read_cine(path)
+
+
+def test_damaged_middle_frame_fails_clearly_when_decoded(tmp_path):
+    from pydicom.encaps import encapsulate, generate_frames
+
+    frames = phantom_frames(n_frames=3, bits=8)
+    path = make_xa(tmp_path / "bad.dcm", frames, transfer_syntax=RLELossless)
+    ds = pydicom.dcmread(path)
+    fragments = list(generate_frames(ds.PixelData, number_of_frames=3))
+    fragments[1] = b"\x05\x00\x00\x00" + bytes(60)  # an RLE header pointing at nothing
+    ds.PixelData = encapsulate(fragments)
+    ds.save_as(path)
+    cine = read_cine(path)  # the first and last frames are fine
+    np.testing.assert_array_equal(cine.frame(2), frames[2])
+    with pytest.raises(InputError, match=r"bad\.dcm: frame 2 could not be decoded .* RLE Lossless"):
+        cine.frame(1)

@@ -50,18 +50,8 @@ def scene():
 
 @pytest.fixture(scope="module")
 def phantom():
-    try:
-        from AngioSegLib.phantom import PhantomOptions, make_phantom
-    except ImportError:  # TEMPORARY until the phantom lands
-        from types import SimpleNamespace
+    from AngioSegLib.phantom import PhantomOptions, make_phantom
 
-        yy, xx = np.mgrid[:96, :96]
-        masks = np.stack([(abs(yy - xx - 3 * t) < 3 + (abs(xx - 48) > 6)).astype(np.uint8)
-                          for t in range(5)])
-        frames = (3000 - 1500 * masks.astype(np.int32)).astype(np.uint16)
-        cine = CineRun(frames, np.arange(5) / 15.0,
-                       Calibration(0.25, CalibrationSource.SYNTHETIC), name="phantom")
-        return SimpleNamespace(cine=cine, masks=masks)
     return make_phantom(PhantomOptions(seed=0, n_frames=5, size=96))
 
 
@@ -252,6 +242,35 @@ def test_seg_labels_join_the_referenced_cine_or_get_their_own_browser(scene, pha
     assert joined.GetNthIndexValue(4) == sequence.GetNthIndexValue(4)
 
 
+def test_dicom_seg_of_the_labels_comes_back_onto_the_xa_run(scene, phantom, tmp_path):
+    from AngioSegLib.io.seg import read_seg, write_seg
+    from AngioSegLib.io.xa import read_xa
+    from AngioSegLib.io.xa_write import write_xa
+
+    source = read_xa(write_xa(phantom.cine, tmp_path / "run.dcm"))
+    sequence = M.addVolumeSequence(scene, source, "XA")
+    cine = M.cineFromSequence(sequence, source)
+    assert M.sourceInstanceUid(sequence) == source.references[0].sop_instance_uid
+    labels = M.addLabelSequence(scene, phantom.masks, sequence)
+    edited = phantom.masks[1].copy()
+    edited[40:50, 40:50] = 1
+    M.updateLabelFrame(labels, 1, edited)
+    path = write_seg(cine, M.masksFromLabelSequence(labels), tmp_path / "seg.dcm")
+
+    import pydicom
+
+    header = pydicom.dcmread(path, stop_before_pixels=True)
+    assert str(header.SOPClassUID) == M.SEG_SOP_CLASS_UID
+    assert M.referencedCineInstances(header) == [
+        (str(source.references[0].sop_class_uid), M.sourceInstanceUid(sequence))]
+    data = read_seg(path, n_frames=sequence.GetNumberOfDataNodes())
+    back = M.addSegLabelSequence(scene, data.masks, "SEG", data.source_sop_instance_uid)
+    assert M.sequenceBrowser(scene, back) is M.sequenceBrowser(scene, sequence)
+    expected = phantom.masks.copy()
+    expected[1] = edited
+    np.testing.assert_array_equal(M.masksFromLabelSequence(back), expected)
+
+
 # --- QCA tables and charts ---------------------------------------------------------------------
 
 
@@ -369,6 +388,59 @@ def test_worker_lines_parse():
     assert (error.stage, error.errorType, error.message) == ("error", "ModelError", "no model x")
     assert parseLine("ANGIOSEG_DONE").stage == "done"
     assert parseLine("some warning").stage == "log"
+
+
+@pytest.fixture(scope="module")
+def small_cine():
+    from AngioSegLib.phantom import PhantomOptions, make_phantom
+
+    return make_phantom(PhantomOptions(seed=1, n_frames=3, size=64)).cine
+
+
+@pytest.fixture(scope="module")
+def untrained_bundle(tmp_path_factory) -> Path:
+    """A real CE-Net bundle with seeded random weights: real inference, no training needed."""
+    torch = pytest.importorskip("torch")
+    from AngioSegLib.model.bundle import make_metadata, save_bundle
+    from AngioSegLib.model.cenet import build_network
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("bundle")
+    for sub in ("models", "configs"):
+        (folder / sub).mkdir()
+    return save_bundle(build_network("cenet-light"), folder, make_metadata("cenet-light"),
+                       force=True)
+
+
+def test_background_job_reports_each_frame_and_returns_the_result(small_cine, untrained_bundle):
+    from AngioSegLib.pipeline import run
+
+    options = PipelineOptions(model=str(untrained_bundle), device="cpu", temporal_k=1,
+                              analyze=False)
+    job = BackgroundJob()
+    job.start(small_cine, options)
+    folder = job.folder
+    events = []
+    job.wait(timeout_s=240, callback=events.append)
+    result = job.result()
+    assert not folder.exists()
+    frames = [(e.done, e.total) for e in events if e.stage == "segment"]
+    assert frames[-1] == (3, 3) and [d for d, _ in frames] == sorted(d for d, _ in frames)
+    assert {"temporal", "done"} <= {e.stage for e in events}
+    assert result.masks.shape == (3, 64, 64) and result.masks.dtype == np.uint8
+    assert result.raw_probabilities is None  # not sent back: the widget does not use it
+    direct = run(small_cine, options)
+    assert direct.probabilities.std() > 0
+    np.testing.assert_allclose(result.probabilities, direct.probabilities, atol=1e-5)
+
+
+def test_worker_errors_reach_the_job_with_their_message(small_cine, tmp_path):
+    job = BackgroundJob()
+    job.start(small_cine, PipelineOptions(model=str(tmp_path / "no-bundle"), device="cpu"))
+    job.wait(timeout_s=120)
+    with pytest.raises(JobError, match="no-bundle is not a model bundle") as error:
+        job.result()
+    assert error.value.errorType == "ModelError"
 
 
 def test_cancel_kills_the_worker_and_cleans_up(phantom):

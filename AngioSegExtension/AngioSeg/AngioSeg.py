@@ -271,7 +271,8 @@ class AngioSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if not path:
             return
         with slicer.util.tryWithErrorDisplay("AngioSeg could not export the DICOM SEG", True):
-            written = self.logic.exportSeg(self._parameterNode.labelSequence, path)
+            # the file dialog has already asked before replacing an existing file
+            written = self.logic.exportSeg(self._parameterNode.labelSequence, path, force=True)
             self.log(f"DICOM SEG written: {written}")
 
     def onEditFrame(self) -> None:
@@ -479,9 +480,10 @@ class AngioSegLogic(ScriptedLoadableModuleLogic):
         AngioSegMRML.updateLabelFrame(labelSequence, frame, mask)
         return frame
 
-    def exportSeg(self, labelSequence, path) -> Path:
+    def exportSeg(self, labelSequence, path, force: bool = False) -> Path:
         """Write the (possibly edited) labels as DICOM SEG referencing the XA frames."""
         import AngioSegMRML
+
         from AngioSegLib.io.seg import write_seg
 
         result = self.results.get(labelSequence.GetID())
@@ -502,6 +504,7 @@ class AngioSegLogic(ScriptedLoadableModuleLogic):
         return write_seg(
             cine, masks, Path(path),
             algorithm_name=f"AngioSeg {model}".strip(), algorithm_version=version or "0",
+            force=force,
         )
 
 
@@ -523,8 +526,8 @@ class AngioSegTest(ScriptedLoadableModuleTest):
     def test_AngioSeg_phantom(self) -> None:
         import AngioSegMRML
         import numpy as np
-        from AngioSegLib.phantom import PhantomOptions, make_phantom
 
+        from AngioSegLib.phantom import PhantomOptions, make_phantom
         from AngioSegLib.pipeline import PipelineOptions
 
         self.delayDisplay("Making a phantom cine")

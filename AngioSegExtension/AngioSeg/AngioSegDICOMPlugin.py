@@ -62,22 +62,33 @@ class AngioSegDICOMPluginClass(DICOMPlugin):
 
     def load(self, loadable):
         import AngioSegMRML
+
         from AngioSegLib.io.seg import read_seg
 
-        data = read_seg(loadable.files[0])
-        referenced = loadable.referencedInstanceUIDs[0] if loadable.referencedInstanceUIDs else None
+        scene = slicer.mrmlScene
+        uid = loadable.referencedInstanceUIDs[0]
+        source = AngioSegMRML.findSequenceByInstanceUid(scene, uid) or self.loadReferencedCine(uid)
+        frames = source.GetNumberOfDataNodes() if source is not None else None
+        data = read_seg(loadable.files[0], n_frames=frames)
         labelSequence = AngioSegMRML.addSegLabelSequence(
-            slicer.mrmlScene,
-            data.masks,
-            loadable.name,
-            referencedUid=referenced,
-            frameTimes=getattr(data, "frame_times_s", None),
-            mmPerPixel=getattr(data, "mm_per_pixel", None),
+            scene, data.masks, loadable.name, referencedUid=data.source_sop_instance_uid
         )
-        browser = AngioSegMRML.sequenceBrowser(slicer.mrmlScene, labelSequence)
-        if browser is not None:
-            slicer.modules.sequences.showSequenceBrowser(browser)
-            proxy = browser.GetProxyNode(labelSequence)
-            if proxy is not None:
-                slicer.util.setSliceViewerLayers(label=proxy, labelOpacity=0.5)
+        browser = AngioSegMRML.sequenceBrowser(scene, labelSequence)
+        slicer.modules.sequences.showSequenceBrowser(browser)
+        slicer.util.setSliceViewerLayers(
+            label=browser.GetProxyNode(labelSequence), labelOpacity=0.5
+        )
         return labelSequence
+
+    @staticmethod
+    def loadReferencedCine(instanceUid: str):
+        """Load the referenced XA run with Slicer's image-sequence plugin (None if not found)."""
+        path = slicer.dicomDatabase.fileForInstance(instanceUid) if slicer.dicomDatabase else ""
+        pluginClass = slicer.modules.dicomPlugins.get("DICOMImageSequencePlugin")
+        if not path or pluginClass is None:
+            logging.warning(f"AngioSeg: the XA run {instanceUid} is not in the DICOM database; "
+                            "the SEG is loaded on its own")
+            return None
+        plugin = pluginClass()
+        loadables = plugin.examineFiles([path])
+        return plugin.load(loadables[0]) if loadables else None

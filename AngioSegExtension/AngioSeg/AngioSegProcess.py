@@ -71,6 +71,7 @@ class BackgroundJob:
         self.cancelled = False
         self._events: queue.Queue = queue.Queue()
         self._error: JobError | None = None
+        self._lastLine = ""
         self._done = False
         self._reader: threading.Thread | None = None
 
@@ -125,6 +126,8 @@ class BackgroundJob:
     def _take(self, event: JobEvent) -> None:
         if event.stage == "error":
             self._error = JobError(event.message, event.errorType)
+        elif event.stage == "log" and event.message.strip():
+            self._lastLine = event.message.strip()
 
     def wait(self, timeout_s: float | None = None, callback=None) -> None:
         """Block until the worker ends, passing each event to ``callback``."""
@@ -153,7 +156,9 @@ class BackgroundJob:
                 not path.exists()
             ):
                 code = self.process.returncode if self.process else None
-                raise JobError(f"the segmentation process stopped with exit code {code}")
+                raise JobError(
+                    f"the segmentation process stopped with exit code {code}: {self._lastLine}"
+                )
             with open(path, "rb") as file:
                 return pickle.load(file)
         finally:

@@ -2,7 +2,8 @@
 
 Each frame is decoded straight from its file with ``pydicom.pixels.pixel_array(path, index=i)``
 (pydicom + pylibjpeg / pyjpegls plugins), so nothing but the file paths stays in memory and the
-source pickles into a background process. What is done to the stored values (see
+source pickles into a background process; the files must stay in place while the run is used.
+(A deflated file is inflated whole for each frame.) What is done to the stored values (see
 :class:`PixelTransform`):
 
 * Stored values are kept as they are (the model normalises intensities itself); bits above
@@ -16,7 +17,6 @@ source pickles into a background process. What is done to the stored values (see
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,8 @@ import numpy as np
 from AngioSegLib.errors import InputError, UnsupportedTransferSyntaxError
 from AngioSegLib.io.frames import DEFAULT_CACHE_FRAMES, CachedFrames
 
+# what pydicom and its plugins raise for pixel data they cannot decode
+_DECODE_ERRORS = (RuntimeError, NotImplementedError, ValueError, AttributeError, KeyError, EOFError)
 # pydicom decoding plugin → the pip package that provides it
 _PLUGIN_PACKAGES = {
     "gdcm": "python-gdcm",
@@ -50,6 +52,8 @@ class PixelTransform:
 
     def apply(self, stored: np.ndarray) -> np.ndarray:
         """One decoded (H, W) frame of stored values → cine values of :attr:`dtype`."""
+        if self.lut is None and not self.signed_offset and not self.invert:
+            return stored.astype(self.dtype, copy=False)
         values = stored.astype(np.int64)
         if self.lut is not None:
             index = np.clip(values - self.lut_first_mapped, 0, len(self.lut) - 1)
@@ -105,37 +109,29 @@ class DicomFrames(CachedFrames):
         self.paths = [Path(p) for p in paths]
         self.indices = list(indices)
         self.transform = transform
+        self.transfer_syntax = transfer_syntax
         self.deflated = bool(getattr(transfer_syntax, "is_deflated", False))
         # a bare dataset (no file meta) needs its transfer syntax told to pydicom
         self.options = {"transfer_syntax_uid": transfer_syntax} if bare else {}
 
     def decode(self, index: int) -> np.ndarray:
+        """Frame ``index``; a frame pydicom cannot decode raises the InputError that says why."""
         from pydicom.pixels import pixel_array
 
         source = self.paths[index]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pydicom's notes on odd values; we check what matters
+        try:
             if self.deflated:  # pydicom reads a deflated file only whole (rare for XA)
                 from pydicom import dcmread
 
                 source = dcmread(source)
             stored = pixel_array(source, index=self.indices[index], **self.options)
+        except _DECODE_ERRORS as error:
+            raise decode_error(error, self.paths[index], self.transfer_syntax, index) from error
         return self.transform.apply(stored)
 
-    def check_decodable(self, transfer_syntax) -> None:
+    def check_decodable(self) -> None:
         """Decode the first and last frames now so a bad file fails at reading, not later."""
-        for t in sorted({0, len(self) - 1}):
-            try:
-                self.preload([t])
-            except (
-                RuntimeError,
-                NotImplementedError,
-                ValueError,
-                AttributeError,
-                KeyError,
-                EOFError,
-            ) as error:
-                raise decode_error(error, self.paths[t], transfer_syntax, t) from error
+        self.preload(sorted({0, len(self) - 1}))
 
 
 def decode_error(error: Exception, path: Path, transfer_syntax, frame: int) -> InputError:

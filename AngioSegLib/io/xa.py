@@ -343,6 +343,13 @@ def _transfer_syntax(ds):
     return UID("1.2.840.10008.1.2.1" if little else "1.2.840.10008.1.2.2"), False
 
 
+def _run_name(source: Path) -> str:
+    """The file's stem, or the folder's name (the media folder's for a DICOMDIR)."""
+    if source.is_dir():
+        return source.name
+    return source.parent.name if source.name.upper() == "DICOMDIR" else source.stem
+
+
 def _read_run(instances: list[_Instance], source: Path) -> CineRun:
     """Build the lazy CineRun of the one run among ``instances``."""
     with warnings.catch_warnings():
@@ -379,7 +386,7 @@ def _build_run(instances: list[_Instance], source: Path) -> CineRun:
         transfer_syntax,
         bare=not in_meta,
     )
-    frames.check_decodable(transfer_syntax)
+    frames.check_decodable()
     notes: list[str] = []
     if len(run) == 1:
         times, time_notes = dicom_meta.read_frame_times(first, len(paths))
@@ -398,7 +405,7 @@ def _build_run(instances: list[_Instance], source: Path) -> CineRun:
         references=tuple(references),
         bits_stored=frames.transform.bits,
         transfer_syntax=transfer_syntax.name if transfer_syntax is not None else None,
-        name=source.parent.name if source.name.upper() == "DICOMDIR" else source.stem,
+        name=_run_name(source),
         source_path=source,
         warnings=tuple(notes),
     )

@@ -82,7 +82,7 @@ def export_onnx(
             # onnxscript (not a dependency); it is still the one that handles dynamic H, W here
             warnings.simplefilter("ignore", category=DeprecationWarning)
             warnings.simplefilter("ignore", category=FutureWarning)
-            warnings.simplefilter("ignore", category=UserWarning)
+            warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
             torch.onnx.export(
                 network.cpu(), (dummy,), str(temp), dynamo=False, opset_version=OPSET,
                 input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
@@ -197,7 +197,7 @@ def copy_file(source: Path, path: Path, force: bool = False) -> Path:
 
 
 class OnnxRunner:
-    """Runs an ONNX segmentation graph: ``runner(batch (B,1,H,W) float32) -> logits`` (same shape)."""
+    """Runs an ONNX graph: ``runner(batch (B, 1, H, W) float32) -> logits`` of the same shape."""
 
     def __init__(self, path: Path, threads: int | None = None, device: str = "cpu"):
         import onnxruntime as ort

@@ -1,0 +1,416 @@
+"""DICOM Segmentation (SEG) of a cine run, referencing each XA source frame; write and read.
+
+An X-ray angiography run has no Frame of Reference, so highdicom cannot build the SEG for a
+multi-frame XA source (highdicom issues #200, #284) and dcmqi would invent a geometry. We assemble
+the Segmentation IOD with pydicom from highdicom's validated content objects
+(:class:`highdicom.seg.SegmentDescription`, :class:`highdicom.AlgorithmIdentificationSequence`):
+
+- one segment, "Coronary artery" (SCT 41801008) of category "Anatomical Structure"
+  (SCT 91723000), algorithm type AUTOMATIC;
+- one SEG frame per non-empty cine frame (the first frame when all are empty), each with a
+  Derivation Image / Source Image reference to its XA frame (ReferencedFrameNumber for a
+  multi-frame source) and SpatialLocationsPreserved YES;
+- dimensions (ReferencedSegmentNumber, TemporalPositionIndex), the temporal position being the
+  1-based cine frame number (= the source frame number of a multi-frame XA); no plane position,
+  orientation or Frame of Reference;
+- BINARY (1 bit, packed) by default, or FRACTIONAL PROBABILITY (8 bit, 255 = 1.0);
+- patient and study copied from the XA; a new series in the same study.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import highdicom as hd
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.pixels import pack_bits
+from pydicom.sr.codedict import codes
+from pydicom.uid import ExplicitVRLittleEndian, SegmentationStorage, generate_uid
+
+from AngioSegLib.cine import CineRun, FrameReference
+from AngioSegLib.errors import InputError
+from AngioSegLib.io.atomic import atomic_write
+
+__all__ = ["SegData", "read_seg", "write_seg"]
+
+SEGMENT_LABEL = "Coronary artery"
+MAX_FRACTIONAL_VALUE = 255
+_SEGMENT_NUMBER = 1
+_DISPLAY_COLOR = hd.color.CIELabColor.from_rgb(230, 40, 40)
+_PATIENT_STUDY_KEYWORDS = (
+    "SpecificCharacterSet",
+    "PatientName",
+    "PatientID",
+    "IssuerOfPatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "PatientAge",
+    "PatientSize",
+    "PatientWeight",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "StudyID",
+    "AccessionNumber",
+    "ReferringPhysicianName",
+    "StudyDescription",
+)
+_REQUIRED_EMPTY = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyTime",
+    "StudyID",
+    "AccessionNumber",
+    "ReferringPhysicianName",
+)
+
+
+@dataclass(frozen=True)
+class SegData:
+    """A SEG read back, aligned to the source run's frames.
+
+    ``masks`` is (T, H, W) uint8 {0, 1} (for a FRACTIONAL SEG: probability >= 0.5);
+    ``probabilities`` is (T, H, W) float32 in [0, 1] for a FRACTIONAL SEG, else None.
+    ``referenced_frame_numbers`` are the 1-based source frames of the stored SEG frames (frames
+    not stored are empty).
+    """
+
+    masks: np.ndarray
+    probabilities: np.ndarray | None
+    segmentation_type: str
+    source_sop_instance_uid: str
+    source_sop_instance_uids: tuple[str, ...]
+    referenced_frame_numbers: tuple[int, ...]
+    segment_label: str
+    algorithm_name: str
+    algorithm_version: str
+
+
+def write_seg(
+    cine: CineRun,
+    masks: np.ndarray,
+    path: str | os.PathLike[str],
+    *,
+    probabilities: np.ndarray | None = None,
+    fractional: bool = False,
+    algorithm_name: str = "AngioSeg CE-Net",
+    algorithm_version: str = "0.1.0",
+    force: bool = False,
+) -> Path:
+    """Write the vessel masks (or, with ``fractional``, the probabilities) of ``cine`` as SEG.
+
+    ``masks`` is (T, H, W) uint8 {0, 1}; ``probabilities`` (T, H, W) float32 in [0, 1] is
+    required with ``fractional=True`` and not accepted otherwise. Returns the written path.
+    """
+    if not cine.references:
+        raise InputError(
+            f"a DICOM SEG references the source DICOM frames, but '{cine.name}' was not read "
+            "from DICOM; segment a DICOM XA input to get a SEG (labelmaps work for any input)"
+        )
+    pixels = _frames_to_store(cine, masks, probabilities, fractional)
+    source = _read_source_header(cine)
+    stored = [t for t in range(len(pixels)) if pixels[t].any()] or [0]
+    ds = _build_dataset(source, cine.references, pixels, stored, fractional)
+    _add_segment(ds, algorithm_name, algorithm_version)
+    ds.SoftwareVersions = algorithm_version
+    with atomic_write(path, force=force) as tmp:
+        ds.save_as(tmp, enforce_file_format=True)
+    return Path(path)
+
+
+def _frames_to_store(
+    cine: CineRun, masks: np.ndarray, probabilities: np.ndarray | None, fractional: bool
+) -> np.ndarray:
+    """Check the arrays against the cine; return (T, H, W) uint8 (0/1, or 0..255 fractional)."""
+    masks = np.asarray(masks)
+    if masks.shape != cine.shape:
+        raise InputError(f"masks must match the cine's shape {cine.shape}, found {masks.shape}")
+    if not fractional:
+        if probabilities is not None:
+            raise InputError(
+                "probabilities are stored only in a fractional SEG; "
+                "pass fractional=True or leave probabilities out"
+            )
+        if masks.size and not np.isin(masks, (0, 1)).all():
+            raise InputError("masks must hold only 0 and 1 (uint8), found other values")
+        return masks.astype(np.uint8)
+    if probabilities is None:
+        raise InputError("a fractional SEG stores probabilities; pass probabilities (T, H, W)")
+    probabilities = np.asarray(probabilities, dtype=np.float32)
+    if probabilities.shape != cine.shape:
+        raise InputError(
+            f"probabilities must match the cine's shape {cine.shape}, found {probabilities.shape}"
+        )
+    if not np.isfinite(probabilities).all() or probabilities.min() < 0 or probabilities.max() > 1:
+        raise InputError("probabilities must lie in [0, 1]; found values outside or NaN")
+    return np.rint(probabilities * MAX_FRACTIONAL_VALUE).astype(np.uint8)
+
+
+def _read_source_header(cine: CineRun) -> Dataset:
+    """The XA header (no pixels) of the first referenced instance."""
+    source = cine.references[0].path or cine.source_path
+    if source is None or not Path(source).is_file():
+        raise InputError(
+            f"the source DICOM file of '{cine.name}' is not available ({source}); "
+            "the SEG copies patient and study from it, so keep the input file in place"
+        )
+    try:
+        return pydicom.dcmread(source, stop_before_pixels=True)
+    except (OSError, pydicom.errors.InvalidDicomError) as error:
+        raise InputError(f"cannot read the source DICOM header {source}: {error}") from error
+
+
+def _build_dataset(
+    source: Dataset,
+    references: Sequence[FrameReference],
+    pixels: np.ndarray,
+    stored: list[int],
+    fractional: bool,
+) -> Dataset:
+    now = datetime.datetime.now()
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SegmentationStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    for keyword in _PATIENT_STUDY_KEYWORDS:
+        if keyword in source:
+            setattr(ds, keyword, source[keyword].value)
+    for keyword in _REQUIRED_EMPTY:
+        if keyword not in ds:
+            setattr(ds, keyword, "")
+    ds.SOPClassUID = SegmentationStorage
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = "SEG"
+    ds.SeriesInstanceUID = generate_uid()
+    ds.SeriesNumber = 1000 + int(source.get("SeriesNumber") or 0)
+    ds.SeriesDescription = "AngioSeg vessel segmentation"
+    ds.InstanceNumber = 1
+    ds.PatientOrientation = source.get("PatientOrientation", "")
+    ds.ContentDate = now.strftime("%Y%m%d")
+    ds.ContentTime = now.strftime("%H%M%S")
+    ds.SeriesDate, ds.SeriesTime = ds.ContentDate, ds.ContentTime
+    ds.InstanceCreationDate, ds.InstanceCreationTime = ds.ContentDate, ds.ContentTime
+    _add_image_attributes(ds, pixels, fractional)
+    _add_references(ds, source, references, stored)
+    _add_frames(ds, references, pixels, stored, fractional)
+    return ds
+
+
+def _add_image_attributes(ds: Dataset, pixels: np.ndarray, fractional: bool) -> None:
+    ds.Manufacturer = "AngioSeg"
+    ds.ManufacturerModelName = "AngioSeg"
+    ds.DeviceSerialNumber = "0"
+    ds.ImageType = ["DERIVED", "PRIMARY"]
+    ds.ContentLabel = "VESSELS"
+    ds.ContentDescription = "Coronary artery segmentation"
+    ds.ContentCreatorName = ""
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows, ds.Columns = int(pixels.shape[1]), int(pixels.shape[2])
+    ds.PixelRepresentation = 0
+    ds.LossyImageCompression = "00"
+    if fractional:
+        ds.BitsAllocated = ds.BitsStored = 8
+        ds.HighBit = 7
+        ds.SegmentationType = "FRACTIONAL"
+        ds.SegmentationFractionalType = "PROBABILITY"
+        ds.MaximumFractionalValue = MAX_FRACTIONAL_VALUE
+    else:
+        ds.BitsAllocated = ds.BitsStored = 1
+        ds.HighBit = 0
+        ds.SegmentationType = "BINARY"
+
+
+def _add_references(
+    ds: Dataset, source: Dataset, references: Sequence[FrameReference], stored: list[int]
+) -> None:
+    """Common Instance Reference module: the source series and each referenced instance."""
+    instances = {}
+    for t in stored:
+        ref = references[t]
+        instances.setdefault(ref.sop_instance_uid, ref.sop_class_uid)
+    series = Dataset()
+    series.SeriesInstanceUID = source.SeriesInstanceUID
+    series.ReferencedInstanceSequence = [
+        _sop_item(class_uid, instance_uid) for instance_uid, class_uid in instances.items()
+    ]
+    ds.ReferencedSeriesSequence = [series]
+
+
+def _sop_item(class_uid: str, instance_uid: str) -> Dataset:
+    item = Dataset()
+    item.ReferencedSOPClassUID = class_uid
+    item.ReferencedSOPInstanceUID = instance_uid
+    return item
+
+
+def _add_frames(
+    ds: Dataset,
+    references: Sequence[FrameReference],
+    pixels: np.ndarray,
+    stored: list[int],
+    fractional: bool,
+) -> None:
+    """Multi-frame functional groups, dimensions and the pixel data of the stored frames."""
+    dimension_uid = generate_uid()
+    organization = Dataset()
+    organization.DimensionOrganizationUID = dimension_uid
+    ds.DimensionOrganizationSequence = [organization]
+    ds.DimensionOrganizationType = "3D_TEMPORAL"
+    ds.DimensionIndexSequence = [
+        _dimension(
+            dimension_uid,
+            "ReferencedSegmentNumber",
+            "SegmentIdentificationSequence",
+            "Segment Number",
+        ),
+        _dimension(
+            dimension_uid,
+            "TemporalPositionIndex",
+            "FrameContentSequence",
+            "Temporal Position Index (source frame)",
+        ),
+    ]
+    ds.SharedFunctionalGroupsSequence = [Dataset()]
+    ds.PerFrameFunctionalGroupsSequence = [_frame_groups(references[t], t) for t in stored]
+    ds.NumberOfFrames = len(stored)
+    frames = pixels[stored]
+    ds.PixelData = frames.tobytes() if fractional else pack_bits(frames.ravel())
+
+
+def _dimension(uid: str, pointer: str, group: str, label: str) -> Dataset:
+    item = Dataset()
+    item.DimensionOrganizationUID = uid
+    item.DimensionIndexPointer = pydicom.datadict.tag_for_keyword(pointer)
+    item.FunctionalGroupPointer = pydicom.datadict.tag_for_keyword(group)
+    item.DimensionDescriptionLabel = label
+    return item
+
+
+def _frame_groups(reference: FrameReference, index: int) -> Dataset:
+    """Per-frame functional groups of the SEG frame derived from cine frame ``index``."""
+    source_image = _sop_item(reference.sop_class_uid, reference.sop_instance_uid)
+    if reference.frame_number is not None:
+        source_image.ReferencedFrameNumber = reference.frame_number
+    source_image.PurposeOfReferenceCodeSequence = [
+        hd.sr.CodedConcept.from_code(codes.cid7202.SourceImageForImageProcessingOperation)
+    ]
+    source_image.SpatialLocationsPreserved = "YES"
+    derivation = Dataset()
+    derivation.DerivationCodeSequence = [
+        hd.sr.CodedConcept.from_code(codes.cid7203.SegmentationImageDerivation)
+    ]
+    derivation.SourceImageSequence = [source_image]
+    content = Dataset()
+    content.DimensionIndexValues = [_SEGMENT_NUMBER, index + 1]
+    content.TemporalPositionIndex = index + 1
+    segment = Dataset()
+    segment.ReferencedSegmentNumber = _SEGMENT_NUMBER
+    groups = Dataset()
+    groups.DerivationImageSequence = [derivation]
+    groups.FrameContentSequence = [content]
+    groups.SegmentIdentificationSequence = [segment]
+    return groups
+
+
+def _add_segment(ds: Dataset, algorithm_name: str, algorithm_version: str) -> None:
+    algorithm = hd.AlgorithmIdentificationSequence(
+        name=algorithm_name,
+        family=codes.cid7162.ArtificialIntelligence,
+        version=algorithm_version,
+        source="AngioSeg",
+    )
+    description = hd.seg.SegmentDescription(
+        segment_number=_SEGMENT_NUMBER,
+        segment_label=SEGMENT_LABEL,
+        segmented_property_category=codes.SCT.AnatomicalStructure,
+        segmented_property_type=codes.SCT.CoronaryArtery,
+        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+        algorithm_identification=algorithm,
+        display_color=_DISPLAY_COLOR,
+    )
+    ds.SegmentSequence = [description]
+
+
+def read_seg(path: str | os.PathLike[str], n_frames: int | None = None) -> SegData:
+    """Read a single-segment SEG written by :func:`write_seg` back onto the source frames.
+
+    ``n_frames`` is the source run's frame count; without it the run is taken to end at the last
+    stored frame (trailing empty frames are not stored in the SEG).
+    """
+    try:
+        ds = pydicom.dcmread(path)
+    except (OSError, pydicom.errors.InvalidDicomError) as error:
+        raise InputError(f"cannot read {path} as DICOM: {error}") from error
+    if ds.get("SOPClassUID") != SegmentationStorage:
+        raise InputError(f"{path} is not a DICOM Segmentation (SOP class {ds.get('SOPClassUID')})")
+    if len(ds.SegmentSequence) != 1:
+        raise InputError(
+            f"{path} holds {len(ds.SegmentSequence)} segments; expected one vessel "
+            "segment as AngioSeg writes it"
+        )
+    positions, uids, numbers = _frame_positions(ds)
+    total = n_frames if n_frames is not None else max(positions)
+    if min(positions) < 1 or max(positions) > total:
+        raise InputError(f"{path} references frame {max(positions)} but the run has {total}")
+    stored = ds.pixel_array.reshape(len(positions), ds.Rows, ds.Columns)
+    values = np.zeros((total, ds.Rows, ds.Columns), dtype=stored.dtype)
+    values[np.asarray(positions) - 1] = stored
+    fractional = ds.SegmentationType == "FRACTIONAL"
+    probabilities = None
+    if fractional:
+        probabilities = values.astype(np.float32) / float(ds.MaximumFractionalValue)
+        masks = (probabilities >= 0.5).astype(np.uint8)
+    else:
+        masks = values.astype(np.uint8)
+    segment = ds.SegmentSequence[0]
+    algorithm = segment.get("SegmentationAlgorithmIdentificationSequence", [Dataset()])[0]
+    distinct = tuple(dict.fromkeys(uids))
+    return SegData(
+        masks=masks,
+        probabilities=probabilities,
+        segmentation_type=str(ds.SegmentationType),
+        source_sop_instance_uid=distinct[0],
+        source_sop_instance_uids=distinct,
+        referenced_frame_numbers=tuple(numbers),
+        segment_label=str(segment.SegmentLabel),
+        algorithm_name=str(algorithm.get("AlgorithmName", "")),
+        algorithm_version=str(algorithm.get("AlgorithmVersion", "")),
+    )
+
+
+def _frame_positions(ds: Dataset) -> tuple[list[int], list[str], list[int]]:
+    """Per SEG frame: 1-based cine frame, source SOP instance UID, source frame number.
+
+    The cine frame is the TemporalPositionIndex (as :func:`write_seg` stores it), else the
+    ReferencedFrameNumber of a multi-frame source.
+    """
+    positions, uids, numbers = [], [], []
+    for index, groups in enumerate(ds.PerFrameFunctionalGroupsSequence, start=1):
+        try:
+            source = groups.DerivationImageSequence[0].SourceImageSequence[0]
+            content = groups.FrameContentSequence[0]
+            number = source.get("ReferencedFrameNumber", content.get("TemporalPositionIndex"))
+            position = content.get("TemporalPositionIndex", number)
+            uids.append(str(source.ReferencedSOPInstanceUID))
+        except (AttributeError, IndexError) as error:
+            raise InputError(
+                f"SEG frame {index} does not reference its source image frame; "
+                "only SEGs with per-frame source references can be read onto a cine"
+            ) from error
+        if position is None:
+            raise InputError(f"SEG frame {index} does not say which cine frame it belongs to")
+        positions.append(int(position))
+        numbers.append(int(number))
+    return positions, uids, numbers

@@ -1,0 +1,98 @@
+"""CE-Net, the context encoder network for 2-D medical image segmentation (Gu et al. 2019).
+
+A ResNet encoder (stem, then four stages down to 1/32 of the input), a context extractor (the
+Dense Atrous Convolution block then Residual Multi-kernel Pooling), and a decoder of four
+upsampling blocks with the encoder's features added as skips, finished by a deconvolution head
+that gives one vessel logit per input pixel. :func:`build_network` makes a registered variant by
+name; any image size works (padded internally to a multiple of 32, cropped back).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from AngioSegLib.errors import ModelError
+from AngioSegLib.model.blocks import (
+    DecoderBlock,
+    DenseAtrousBlock,
+    LogitHead,
+    ResidualMultiKernelPool,
+    resnet_stage,
+)
+
+SIZE_MULTIPLE = 32  # total down-sampling of the encoder
+
+
+@dataclass(frozen=True)
+class CENetConfig:
+    """Widths (stem then the four stages) and ResNet blocks per stage of one CE-Net variant."""
+
+    widths: tuple[int, int, int, int]
+    blocks: tuple[int, int, int, int]
+    head_channels: int = 32
+
+
+CONFIGS: dict[str, CENetConfig] = {
+    # the paper's network: ResNet-34 stages, 64/128/256/512 channels (≈ 29 M parameters)
+    "cenet-r34": CENetConfig(widths=(64, 128, 256, 512), blocks=(3, 4, 6, 3)),
+    # for CPUs: ResNet-18 depth at half width (≈ 3.7 M parameters, ~1/8 of the arithmetic)
+    "cenet-light": CENetConfig(widths=(32, 64, 128, 256), blocks=(2, 2, 2, 2), head_channels=16),
+}
+
+
+class CENet(nn.Module):
+    """CE-Net: (B, 1, H, W) normalised image → (B, 1, H, W) vessel logits, any H and W."""
+
+    def __init__(self, config: CENetConfig, in_channels: int = 1):
+        super().__init__()
+        w = config.widths
+        self.stem = nn.Sequential(  # 7×7 stride-2 conv and 3×3 stride-2 max pool: 1/4 resolution
+            nn.Conv2d(in_channels, w[0], 7, stride=2, padding=3, bias=False),
+            nn.BatchNorm2d(w[0]),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, stride=2, padding=1),
+        )
+        self.encoder = nn.ModuleList(
+            resnet_stage(w[max(i - 1, 0)], w[i], config.blocks[i], stride=1 if i == 0 else 2)
+            for i in range(4)
+        )
+        self.dac = DenseAtrousBlock(w[3])
+        self.rmp = ResidualMultiKernelPool(w[3])
+        self.decoder = nn.ModuleList([
+            DecoderBlock(w[3] + len(ResidualMultiKernelPool.kernels), w[2]),
+            DecoderBlock(w[2], w[1]),
+            DecoderBlock(w[1], w[0]),
+            DecoderBlock(w[0], w[0]),
+        ])
+        self.head = LogitHead(w[0], config.head_channels)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        height, width = image.shape[-2:]
+        pad_h, pad_w = -height % SIZE_MULTIPLE, -width % SIZE_MULTIPLE
+        x = F.pad(image, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else image
+        skips = []
+        x = self.stem(x)
+        for stage in self.encoder:
+            x = stage(x)
+            skips.append(x)
+        x = self.rmp(self.dac(x))
+        for i, block in enumerate(self.decoder):
+            x = block(x)
+            if i < 3:
+                x = x + skips[2 - i]
+        return self.head(x)[..., :height, :width]
+
+
+def build_network(name: str) -> CENet:
+    """A freshly initialised network of the registered variant ``name`` (see ``MODEL_NAMES``)."""
+    from monai.utils import look_up_option
+
+    try:
+        config = look_up_option(name, CONFIGS)
+    except ValueError as error:
+        raise ModelError(str(error).strip()) from error
+    return CENet(config)

@@ -1,0 +1,370 @@
+"""QCA of one frame: per-segment diameter profiles, MLD, interpolated reference, %DS, lesion length.
+
+Vocabulary as in CAAS QCA / QAngio XA. For each centerline segment (see :mod:`.centerline`):
+
+* the diameter profile ``D(s)`` (``s`` arc length from the segment start) is measured on the
+  probability map with :func:`.diameter.profile_widths` and smoothed along ``s`` with a Gaussian of
+  ``profile_sigma_mm``; the segment is oriented so that it starts at its wider end (taken as
+  proximal); ``end_trim_diameters`` × the median diameter is excluded at both ends (bifurcation
+  and vessel-tip regions, where a cross-section is not a lumen);
+* MLD = min D within the lesion, at ``mld_position`` (from the segment start);
+* the lesion is where D is narrowest relative to a robust (Theil–Sen) line through the whole
+  profile, so a vessel's normal taper is not mistaken for a lesion;
+* the *interpolated reference* ``R(s)``: a least-squares line through the healthy profile within
+  ``reference_window_diameters`` × RVD of the lesion, refitted three times, each time excluding
+  the lesion (``D < (1 − t/2)·R`` around it, ``t`` = ``lesion_threshold``, widened by half a
+  reference diameter each side) and bulges (``D > 1.2·R``, side-branch origins). With healthy
+  vessel on only one side the reference is that side's median (``reference_method`` says which);
+* RVD = R(mld_position); %DS = (1 − MLD/RVD)·100; %AS = (1 − (MLD/RVD)²)·100;
+* lesion length: the stretch around the MLD where ``D < (1 − t)·R`` (t = 0.2: narrower than 80 %
+  of the reference), edges interpolated between samples. For a raised-cosine narrowing of length
+  L and fraction p this is ``L·acos(2t/p − 1)/π`` (0.56 L at 50 %, 0.64 L at 70 %);
+* tortuosity = arc length / chord.
+
+A segment has a reference when at least ``min_reference_diameters`` × RVD of healthy vessel lies
+on one side of the lesion; stenoses are listed when %DS ≥ ``min_stenosis_percent``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy import ndimage, stats
+
+from AngioSegLib.centerline import CenterlineSegment, extract_centerlines, link_vessels
+from AngioSegLib.diameter import DIAMETER_METHODS, profile_widths, sample_profiles
+from AngioSegLib.errors import InputError
+
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "ProfileAnalysis",
+    "QcaOptions",
+    "SegmentMeasures",
+    "Stenosis",
+    "analyze_profile",
+    "list_stenoses",
+    "measure_segments",
+]
+
+INTERPOLATED = "interpolated (proximal and distal)"
+
+
+@dataclass(frozen=True)
+class QcaOptions:
+    """How to measure. Lengths in mm (pixels when the run is uncalibrated), fractions 0–1."""
+
+    diameter_method: str = "integral"
+    level: float = 0.5
+    profile_sigma_mm: float = 0.15
+    spur_factor: float = 1.5
+    min_branch_mm: float = 1.0
+    end_trim_diameters: float = 1.0
+    lesion_threshold: float = 0.2
+    min_stenosis_percent: float = 20.0
+    min_reference_diameters: float = 1.0
+    reference_window_diameters: float = 4.0
+
+    def __post_init__(self) -> None:
+        if self.diameter_method not in DIAMETER_METHODS:
+            raise InputError(
+                f"diameter method must be one of {', '.join(DIAMETER_METHODS)}, "
+                f"found {self.diameter_method!r}"
+            )
+        if not 0.0 < self.level < 1.0 or not 0.0 < self.lesion_threshold < 1.0:
+            raise InputError(
+                "level and lesion_threshold must be between 0 and 1, found "
+                f"{self.level} and {self.lesion_threshold}"
+            )
+        if min(self.profile_sigma_mm, self.spur_factor, self.min_branch_mm,
+               self.end_trim_diameters, self.min_reference_diameters) < 0:
+            raise InputError("QCA lengths and factors must be 0 or more")
+
+
+DEFAULT_OPTIONS = QcaOptions()
+
+
+@dataclass(frozen=True, eq=False)
+class ProfileAnalysis:
+    """Result of :func:`analyze_profile`; lengths in the profile's unit, None where undefined."""
+
+    reference: np.ndarray  # (N,) interpolated reference diameter, NaN outside the analysed part
+    mld: float | None
+    mld_index: int | None
+    rvd: float | None
+    lesion_start: float | None
+    lesion_end: float | None
+    reference_method: str
+
+    @property
+    def percent_diameter_stenosis(self) -> float | None:
+        if self.mld is None or self.rvd is None:
+            return None
+        return float(max(0.0, (1.0 - self.mld / self.rvd) * 100.0))
+
+    @property
+    def percent_area_stenosis(self) -> float | None:
+        if self.mld is None or self.rvd is None:
+            return None
+        return float(max(0.0, (1.0 - (self.mld / self.rvd) ** 2) * 100.0))
+
+    @property
+    def lesion_length(self) -> float | None:
+        if self.lesion_start is None or self.lesion_end is None:
+            return None
+        return float(self.lesion_end - self.lesion_start)
+
+
+def _crossing(s: np.ndarray, ratio: np.ndarray, i: int, step: int, limit: float) -> float:
+    """Arc position where ``ratio`` rises back above ``limit`` walking from ``i`` by ``step``."""
+    j = i
+    while 0 <= j + step < len(ratio) and ratio[j + step] < limit:
+        j += step
+    if not 0 <= j + step < len(ratio):
+        return float(s[j])
+    a, b = ratio[j], ratio[j + step]
+    fraction = (limit - a) / (b - a) if b != a else 0.0
+    return float(s[j] + fraction * (s[j + step] - s[j]))
+
+
+def _run_around(mask: np.ndarray, i: int) -> tuple[int, int]:
+    """First and last index of the run of True in ``mask`` that contains ``i``."""
+    lo, hi = i, i
+    while lo > 0 and mask[lo - 1]:
+        lo -= 1
+    while hi < len(mask) - 1 and mask[hi + 1]:
+        hi += 1
+    return lo, hi
+
+
+def _fit_reference(s, d, i_min, options) -> tuple[np.ndarray, str]:
+    """(reference at s, method) around the lesion at ``i_min`` — see the module docstring."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        slope, intercept, *_ = stats.theilslopes(d, s)
+    reference, method = intercept + slope * s, "none"
+    for _ in range(3):
+        narrow = d < (1.0 - options.lesion_threshold / 2.0) * reference
+        narrow[i_min] = True
+        lo, hi = _run_around(narrow, i_min)
+        rvd = max(float(reference[i_min]), 1e-9)
+        margin = 0.5 * rvd
+        window = options.reference_window_diameters * rvd
+        near = (s >= s[lo] - margin - window) & (s <= s[hi] + margin + window)
+        lesion = (s >= s[lo] - margin) & (s <= s[hi] + margin)
+        healthy = near & ~lesion & (d <= 1.2 * reference)
+        proximal, distal = healthy & (s < s[i_min]), healthy & (s > s[i_min])
+        need = options.min_reference_diameters * rvd
+        span = [np.ptp(s[side]) if side.sum() > 1 else 0.0 for side in (proximal, distal)]
+        if min(span) >= need:
+            slope, intercept = np.polyfit(s[healthy], d[healthy], 1)
+            reference, method = intercept + slope * s, INTERPOLATED
+        elif max(span) >= need:
+            side = proximal if span[0] >= span[1] else distal
+            reference = np.full(len(s), float(np.median(d[side])))
+            method = "proximal only" if side is proximal else "distal only"
+        else:
+            return reference, "none"
+    return reference, method
+
+
+def analyze_profile(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarray,
+                    options: QcaOptions = DEFAULT_OPTIONS) -> ProfileAnalysis:
+    """MLD, interpolated reference, RVD and lesion of one smoothed diameter profile.
+
+    ``distance`` (N,) arc positions, ``diameter`` (N,) the profile, ``valid`` (N,) where it may be
+    analysed (ends trimmed, finite). Same unit in and out. The lesion is where the profile is
+    narrowest relative to a robust (Theil–Sen) line, so a vessel's normal taper is not a lesion.
+    """
+    reference = np.full(len(distance), np.nan)
+    index = np.flatnonzero(valid & np.isfinite(diameter))
+    if len(index) < 5:
+        return ProfileAnalysis(reference, None, None, None, None, None, "none")
+    s, d = distance[index], diameter[index]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        slope, intercept, *_ = stats.theilslopes(d, s)
+    i_min = int(np.argmin(d / np.maximum(intercept + slope * s, 1e-9)))
+    fit, method = _fit_reference(s, d, i_min, options)
+    reference[index] = fit
+    limit = 1.0 - options.lesion_threshold
+    lo, hi = _run_around(d < limit * fit, i_min) if d[i_min] < limit * fit[i_min] else (i_min,
+                                                                                         i_min)
+    i_min = lo + int(np.argmin(d[lo:hi + 1]))
+    mld = float(d[i_min])
+    if method == "none" or fit[i_min] <= 0:
+        return ProfileAnalysis(reference, mld, int(index[i_min]), None, None, None, "none")
+    rvd = float(fit[i_min])
+    ratio = d / fit
+    start = end = None
+    if ratio[i_min] < limit:
+        start = _crossing(s, ratio, i_min, -1, limit)
+        end = _crossing(s, ratio, i_min, +1, limit)
+    return ProfileAnalysis(reference, mld, int(index[i_min]), rvd, start, end, method)
+
+
+@dataclass(frozen=True, eq=False)
+class SegmentMeasures:
+    """One analysis segment (a vessel: centerline segments linked through ``n_bifurcations``
+    side-branch origins) of one frame. Lengths in ``unit`` ("mm" or "px"); positions from the
+    segment start (its wider end, taken as proximal); arrays sampled along the centerline."""
+
+    segment_id: int
+    segment_label: str
+    frame: int
+    unit: str
+    n_bifurcations: int
+    length: float
+    mean_diameter: float | None
+    mld: float | None
+    mld_position: float | None
+    rvd: float | None
+    percent_diameter_stenosis: float | None
+    percent_area_stenosis: float | None
+    lesion_length: float | None
+    lesion_start: float | None
+    lesion_end: float | None
+    tortuosity: float
+    reference_method: str
+    start_is_junction: bool
+    end_is_junction: bool
+    distance: np.ndarray  # (N,) arc position
+    diameter: np.ndarray  # (N,) smoothed diameter, NaN where not measurable
+    reference_diameter: np.ndarray  # (N,) interpolated reference, NaN outside the analysed part
+    points_rc: np.ndarray  # (N, 2) centerline in pixels
+
+    @property
+    def has_reference(self) -> bool:
+        return self.rvd is not None
+
+    @property
+    def mld_rc(self) -> tuple[float, float] | None:
+        """(row, col) pixel of the MLD."""
+        if self.mld_position is None:
+            return None
+        i = int(np.argmin(np.abs(self.distance - self.mld_position)))
+        return float(self.points_rc[i, 0]), float(self.points_rc[i, 1])
+
+
+@dataclass(frozen=True)
+class Stenosis:
+    """A listed lesion (QCA vocabulary). Lengths in ``unit``; ``mld_position`` from the segment
+    start; ``position_rc`` the MLD's (row, col) pixel in ``frame``."""
+
+    segment_id: int
+    segment_label: str
+    frame: int
+    percent_diameter_stenosis: float
+    percent_area_stenosis: float
+    mld: float
+    rvd: float
+    lesion_length: float | None
+    mld_position: float
+    position_rc: tuple[float, float]
+    reference_method: str
+    unit: str
+
+
+def _diameter_profile(probability, centerline, scale, options) -> np.ndarray:
+    """Smoothed diameter (unit) along ``centerline`` measured on ``probability``."""
+    mask = probability >= options.level
+    radius = ndimage.distance_transform_edt(mask)
+    r, c = np.clip(np.round(centerline.points_rc).astype(int), 0,
+                   np.array(mask.shape) - 1).T
+    half_width = 2.5 * float(radius[r, c].max()) + 3.0
+    offsets, values = sample_profiles(probability, centerline.points_rc, centerline.normals_rc,
+                                      half_width)
+    widths = profile_widths(offsets, values, options.diameter_method, options.level)
+    step = float(centerline.arc_px[1] - centerline.arc_px[0])
+    sigma = options.profile_sigma_mm / scale / step
+    finite = np.isfinite(widths)
+    if sigma > 0 and finite.sum() > 1:
+        filled = np.interp(np.arange(len(widths)), np.flatnonzero(finite), widths[finite])
+        widths = np.where(finite, ndimage.gaussian_filter1d(filled, sigma, mode="nearest"), np.nan)
+    return widths * scale
+
+
+def _measure_segment(probability, centerline: CenterlineSegment, frame: int, scale: float,
+                     unit: str, options: QcaOptions) -> SegmentMeasures:
+    diameter = _diameter_profile(probability, centerline, scale, options)
+    third = max(len(diameter) // 3, 1)
+    if np.nanmedian(diameter[-third:]) > np.nanmedian(diameter[:third]):
+        centerline, diameter = centerline.reversed(), diameter[::-1].copy()
+    distance = centerline.arc_px * scale
+    typical = float(np.nanmedian(diameter)) if np.isfinite(diameter).any() else 0.0
+    trim = options.end_trim_diameters * typical
+    valid = (distance >= trim) & (distance <= distance[-1] - trim)
+    for junction_px in centerline.junction_arc_px:
+        valid &= np.abs(distance - junction_px * scale) >= trim
+    profile = analyze_profile(distance, diameter, valid, options)
+    pos = float(distance[profile.mld_index]) if profile.mld_index is not None else None
+    return SegmentMeasures(
+        segment_id=centerline.index,
+        segment_label="",
+        frame=frame,
+        unit=unit,
+        n_bifurcations=len(centerline.junction_arc_px),
+        length=float(distance[-1]),
+        mean_diameter=float(np.nanmean(diameter[valid])) if np.isfinite(diameter[valid]).any()
+        else None,
+        mld=profile.mld,
+        mld_position=pos,
+        rvd=profile.rvd,
+        percent_diameter_stenosis=profile.percent_diameter_stenosis,
+        percent_area_stenosis=profile.percent_area_stenosis,
+        lesion_length=profile.lesion_length,
+        lesion_start=profile.lesion_start,
+        lesion_end=profile.lesion_end,
+        tortuosity=float(centerline.length_px / max(centerline.chord_px, 1e-9)),
+        reference_method=profile.reference_method,
+        start_is_junction=centerline.start_is_junction,
+        end_is_junction=centerline.end_is_junction,
+        distance=distance,
+        diameter=diameter,
+        reference_diameter=profile.reference,
+        points_rc=centerline.points_rc,
+    )
+
+
+def measure_segments(probability: np.ndarray, mask: np.ndarray, scale: float, unit: str,
+                     frame: int = 0, options: QcaOptions = DEFAULT_OPTIONS
+                     ) -> tuple[SegmentMeasures, ...]:
+    """Measures of every analysis segment (vessel) of one frame, widest first, labelled "S1", ...
+
+    ``probability`` (H, W) float in [0, 1] (a mask works too), ``mask`` (H, W) {0, 1}, ``scale``
+    the length of one pixel in ``unit``.
+    """
+    probability = np.asarray(probability, np.float32)
+    centerlines = link_vessels(
+        extract_centerlines(mask, options.spur_factor, options.min_branch_mm / scale), mask
+    )
+    measured = [_measure_segment(probability, c, frame, scale, unit, options)
+                for c in centerlines if len(c.arc_px) >= 2]
+    measured.sort(key=lambda m: -(m.mean_diameter or 0.0) * m.length ** 0.25)
+    return tuple(replace(m, segment_label=f"S{i + 1}") for i, m in enumerate(measured))
+
+
+def list_stenoses(segments: tuple[SegmentMeasures, ...], options: QcaOptions = DEFAULT_OPTIONS
+                  ) -> tuple[Stenosis, ...]:
+    """Lesions with a reference and %DS ≥ ``min_stenosis_percent``, most severe first."""
+    listed = [
+        Stenosis(
+            segment_id=m.segment_id,
+            segment_label=m.segment_label,
+            frame=m.frame,
+            percent_diameter_stenosis=m.percent_diameter_stenosis,
+            percent_area_stenosis=m.percent_area_stenosis,
+            mld=m.mld,
+            rvd=m.rvd,
+            lesion_length=m.lesion_length,
+            mld_position=m.mld_position,
+            position_rc=m.mld_rc,
+            reference_method=m.reference_method,
+            unit=m.unit,
+        )
+        for m in segments
+        if m.has_reference and m.percent_diameter_stenosis is not None
+        and m.percent_diameter_stenosis >= options.min_stenosis_percent
+    ]
+    return tuple(sorted(listed, key=lambda s: -s.percent_diameter_stenosis))

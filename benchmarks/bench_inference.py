@@ -1,0 +1,172 @@
+"""Inference speed on this CPU: ms/frame for each model and backend, side by side, in one run.
+
+For cenet-r34 and cenet-light: torch eager fp32, torch channels-last, ONNX Runtime fp32 and int8,
+and reduced internal resolutions; the median of N runs of one 512² frame, next to the FLOPs per
+frame (torch.utils.flop_counter) and the floor that this CPU's measured matmul peak allows. A
+second table checks accuracy on a phantom: Dice of each variant's mask against the full-resolution
+fp32 mask, and against the phantom's ground truth (meaningful with trained weights only).
+
+    .venv/bin/python benchmarks/bench_inference.py [--repeats 5] [--models cenet-r34,cenet-light]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+from torch.utils.flop_counter import FlopCounterMode
+
+from AngioSegLib.errors import ModelError
+from AngioSegLib.metrics import dice
+from AngioSegLib.model import LoadedModel, build_network, load_bundle
+from AngioSegLib.phantom import PhantomOptions, make_phantom
+from AngioSegLib.segment import InferenceOptions, Segmenter, TorchRunner, padded_size
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of running a model: backend, precision, internal resolution factor."""
+
+    label: str
+    backend: str
+    precision: str = "fp32"
+    scale: float = 1.0
+    channels_last: bool = True
+
+
+VARIANTS = (
+    Variant("torch eager fp32", "torch", channels_last=False),
+    Variant("torch channels_last fp32", "torch"),
+    Variant("ONNX Runtime fp32", "onnx"),
+    Variant("ONNX Runtime int8", "onnx", "int8"),
+    Variant("ONNX fp32 @ 0.75 (384²)", "onnx", scale=0.75),
+    Variant("ONNX int8 @ 0.75 (384²)", "onnx", "int8", 0.75),
+    Variant("ONNX fp32 @ 0.5 (256²)", "onnx", scale=0.5),
+    Variant("ONNX int8 @ 0.5 (256²)", "onnx", "int8", 0.5),
+)
+
+
+def median_ms(function, repeats: int) -> float:
+    """Median wall time of ``function()`` in ms, after one warm-up call."""
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def peak_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """Measured fp32 matmul throughput of this CPU (GFLOP/s) with torch's threads."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    return 2 * n**3 / median_ms(lambda: a @ b, repeats) / 1e6
+
+
+def count_gflops(network, size: int) -> float:
+    """FLOPs (multiply and add counted apart) of one (1, 1, size, size) forward pass, in G."""
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        network(torch.zeros(1, 1, size, size))
+    return counter.get_total_flops() / 1e9
+
+
+def make_segmenter(model, variant: Variant, cache_dir: Path) -> Segmenter:
+    options = InferenceOptions(
+        device="cpu", backend=variant.backend, precision=variant.precision, scale=variant.scale,
+        cache_dir=cache_dir,
+    )
+    segmenter = Segmenter(model, options)
+    if variant.backend == "torch":  # the network is shared: set its memory format each time
+        segmenter._runner = TorchRunner(
+            model.network, "cpu", "fp32", channels_last=variant.channels_last
+        )
+    return segmenter
+
+
+def time_variant(segmenter: Segmenter, frame: np.ndarray, repeats: int) -> float:
+    """Median ms of the network alone on one prepared frame (no decode, resize or sigmoid)."""
+    size = segmenter.plan_size(frame.shape, None)
+    batch = segmenter.prepare(frame, size)[None]
+    return median_ms(lambda: segmenter._runner(batch), repeats)
+
+
+def load_model(name: str, random_weights: bool, console: Console) -> LoadedModel:
+    """The shipped model, or the same network freshly initialised (asked for, or none shipped)."""
+    if not random_weights:
+        try:
+            return load_bundle(name)
+        except ModelError as error:
+            console.print(f"[yellow]{error}: timing {name} with random weights[/]")
+    torch.manual_seed(0)
+    return LoadedModel(build_network(name).eval(), {}, f"{name} (random)", "0", None, {})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="cenet-r34,cenet-light")
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--random-weights", action="store_true", help="Ignore trained weights.")
+    parser.add_argument("--accuracy-frames", type=int, default=4)
+    args = parser.parse_args()
+
+    console = Console()
+    load = os.getloadavg()
+    console.print(
+        f"CPU: {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} "
+        f"threads; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start "
+        "(other jobs share these cores: timings are upper bounds)"
+    )
+    peak = peak_gflops()
+    console.print(f"Measured fp32 matmul peak: {peak:.0f} GFLOP/s")
+
+    phantom = make_phantom(
+        PhantomOptions(seed=7, n_frames=args.accuracy_frames, size=args.size, motion=True)
+    )
+    frames, truth = phantom.cine.to_array(), phantom.masks
+    speed = Table(title=f"Inference on one {args.size}² frame, median of {args.repeats}")
+    for column in ("model", "variant", "input px", "GFLOP/frame", "floor ms", "ms/frame",
+                   "frames/s", "× eager", "% peak"):
+        speed.add_column(column, justify="left" if column in ("model", "variant") else "right")
+    accuracy = Table(title=f"Accuracy on a {args.size}² phantom ({args.accuracy_frames} frames)")
+    for column in ("model", "variant", "Dice vs fp32 full-res", "Dice vs ground truth"):
+        accuracy.add_column(column)
+
+    with tempfile.TemporaryDirectory() as cache:
+        for name in args.models.split(","):
+            model = load_model(name, args.random_weights, console)
+            eager_ms = reference = None
+            for variant in VARIANTS:
+                segmenter = make_segmenter(model, variant, Path(cache))
+                size = padded_size(round(args.size * variant.scale))
+                gflop = count_gflops(model.network.cpu().float(), size)
+                ms = time_variant(segmenter, frames[0], args.repeats)
+                eager_ms = eager_ms or ms
+                speed.add_row(
+                    model.name, variant.label, f"{size}²", f"{gflop:.1f}",
+                    f"{gflop / peak * 1000:.0f}", f"{ms:.0f}", f"{1000 / ms:.2f}",
+                    f"{eager_ms / ms:.1f}", f"{gflop / peak * 1000 / ms * 100:.0f}",
+                )
+                if variant.backend == "onnx":
+                    masks = segmenter.segment_frames(phantom.cine) >= 0.5
+                    reference = masks if reference is None else reference
+                    accuracy.add_row(
+                        model.name, variant.label, f"{dice(masks, reference):.4f}",
+                        f"{dice(masks, truth):.4f}",
+                    )
+                console.print(f"  {model.name}: {variant.label}: {ms:.0f} ms/frame")
+    console.print(speed)
+    console.print(accuracy)
+
+
+if __name__ == "__main__":
+    main()
