@@ -22,6 +22,7 @@ local diameters) are linked, greedily, best pair first.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -81,7 +82,10 @@ class CenterlineSegment:
 
 
 def _summary(skeleton: Skeleton):
-    table = summarize(skeleton, separator="_")
+    with warnings.catch_warnings():  # skan 0.13 calls a pandas API that pandas deprecates
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        table = summarize(skeleton, separator="_")
     nodes = np.concatenate([table["node_id_src"].to_numpy(), table["node_id_dst"].to_numpy()])
     ids, counts = np.unique(nodes, return_counts=True)
     return table, dict(zip(ids.tolist(), counts.tolist(), strict=True))

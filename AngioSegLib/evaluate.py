@@ -24,7 +24,7 @@ from AngioSegLib.progress import Progress, ProgressCallback, no_progress
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm")
 MASK_TAG = "_gt"
 FOV_TAG = "_fov"
-SUBSET_ALIASES = {"val": ("val", "validation", "valid"), "train": ("train", "training")}
+SUBSET_ALIASES = (("val", "validation", "valid"), ("train", "training"))
 
 
 @dataclass(frozen=True)
@@ -121,14 +121,14 @@ def pair_images(
     """
     images_dir = Path(images_dir)
     masks_dir = Path(masks_dir) if masks_dir is not None else images_dir
-    masks = {p.stem: p for p in _image_files(masks_dir, "masks")}
-    fovs = {p.stem: p for p in _image_files(Path(fov_dir), "field-of-view")} if fov_dir else {}
     images = [
         p for p in _image_files(images_dir, "images")
         if not p.stem.endswith((MASK_TAG, FOV_TAG))
     ]
     if not images:
         raise InputError(f"the images folder {images_dir} holds only masks ('_gt' files)")
+    masks = {p.stem: p for p in _image_files(masks_dir, "masks")}
+    fovs = {p.stem: p for p in _image_files(Path(fov_dir), "field-of-view")} if fov_dir else {}
     pairs, unmatched = [], []
     for image in _select(images, names):
         mask = _find(masks, image.stem, (MASK_TAG, ""), exclude=image)
@@ -184,7 +184,7 @@ def read_split(path: Path, subset: str) -> list[str]:
     for key in ("subsets", "splits"):
         if isinstance(data, dict) and isinstance(data.get(key), dict):
             data = data[key]
-    aliases = SUBSET_ALIASES.get(subset.lower(), (subset,))
+    aliases = next((group for group in SUBSET_ALIASES if subset.lower() in group), (subset,))
     found = next((data[k] for k in aliases if isinstance(data, dict) and k in data), None)
     if not isinstance(found, list) or not found:
         keys = ", ".join(k for k, v in data.items() if isinstance(v, list)) or "none"

@@ -52,7 +52,8 @@ class MotionField:
     ``backward[t − 1]`` is d_{t→t−1} and ``forward[t]`` is d_{t→t+1}, each (T − 1, h, w, 2)
     float32, (dy, dx) in full-resolution pixels, sampled on the flow grid (h, w) ≈ (H, W) ×
     ``scale``. ``frames`` holds the (T, h, w) uint8 contrast-normalised frames the flow was
-    estimated on (used to judge how well a warp matches).
+    estimated on (used to judge how well a warp matches). Memory: about 1 MiB per frame on a
+    256² grid.
     """
 
     backward: np.ndarray
@@ -224,12 +225,10 @@ def warp_image(image: np.ndarray, displacement_xy: np.ndarray, fill: float | Non
                      borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
 
 
-def inside_fraction(grid_map: np.ndarray) -> np.ndarray:
-    """1 where a remap map points inside its own (h, w) grid, else 0: (h, w) float32."""
+def inside_mask(grid_map: np.ndarray) -> np.ndarray:
+    """255 where a remap map points inside its own (h, w) grid, else 0: (h, w) uint8."""
     h, w = grid_map.shape[:2]
-    x, y = grid_map[..., 0], grid_map[..., 1]
-    inside = (x >= -0.5) & (x <= w - 0.5) & (y >= -0.5) & (y <= h - 0.5)
-    return inside.astype(np.float32)
+    return cv2.inRange(grid_map, (-0.5, -0.5), (w - 0.5, h - 0.5))
 
 
 def _swap_scaled(flow: np.ndarray, first: float, second: float) -> np.ndarray:

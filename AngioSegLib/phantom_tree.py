@@ -76,6 +76,7 @@ _RIGHT: _Template = (
 _RIGHT_CATHETER = ((1.08, 0.66), (0.70, 0.66), (0.36, 0.65), (0.22, 0.62), (0.20, 0.58))
 
 _TEMPLATES = {"left": (_LEFT, _LEFT_CATHETER), "right": (_RIGHT, _RIGHT_CATHETER)}
+_SIDE_BRANCH_PARENTS = {"left": ("LAD", "LCx", "D1"), "right": ("RCA", "RCA", "RV")}
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,26 @@ def _check_stenoses(tree: str, specs: tuple[StenosisSpec, ...]) -> None:
             )
 
 
+def _place_lesions(
+    name: str, specs: list[StenosisSpec], length_mm: float
+) -> list[tuple[StenosisSpec, float, float]]:
+    """(spec, length mm, centre mm) per lesion on a branch of ``length_mm``: lengths capped at
+    40 % of the branch, centres kept inside it; overlapping lesions are refused."""
+    placed = []
+    for spec in specs:
+        lesion_mm = min(spec.length_mm, 0.4 * length_mm)
+        centre = float(np.clip(spec.position * length_mm, lesion_mm / 2, length_mm - lesion_mm / 2))
+        placed.append((spec, lesion_mm, centre))
+    placed.sort(key=lambda item: item[2])
+    for (_, len_a, c_a), (_, len_b, c_b) in zip(placed, placed[1:], strict=False):
+        if c_b - c_a < (len_a + len_b) / 2:
+            raise InputError(
+                f"two stenoses on {name} overlap (centres {c_a:.1f} and {c_b:.1f} mm of "
+                f"{length_mm:.1f} mm); move them apart"
+            )
+    return placed
+
+
 def build_tree(
     tree: str,
     field_mm: float,
@@ -238,7 +259,7 @@ def build_tree(
             up = segments[parent]
             if fraction < 1.0:  # side branches move a little along their parent
                 fraction = float(np.clip(fraction + rng.uniform(-0.04, 0.04), 0.02, 0.98))
-            k = int(round(fraction * (len(up.arc_length_mm) - 1)))
+            k = int(np.argmin(np.abs(up.arc_length_mm - fraction * up.arc_length_mm[-1])))
             control = np.vstack([up.points_mm[k], control])
             start_path, r_start = up.path_mm[k], min(r0, 0.8 * up.radius_mm[k])
         wiggle = (
@@ -247,13 +268,17 @@ def build_tree(
             rng.uniform(0.0, 2.0 * np.pi),
         )
         points, arc = _smooth_curve(control, spacing_mm, wiggle)
-        length = arc[-1]
-        radius = r_start + (min(r1, r_start) - r_start) * arc / length
-        for spec in (s for s in stenoses if s.segment == name):
-            lesion_mm = min(spec.length_mm, 0.4 * length)
-            centre = float(np.clip(spec.position * length, lesion_mm / 2, length - lesion_mm / 2))
-            ref_diameter = 2.0 * float(np.interp(centre, arc, radius))
-            radius = radius * _narrowing(arc, centre, lesion_mm, spec.percent_diameter / 100.0)
+        lesions = _place_lesions(name, [s for s in stenoses if s.segment == name], arc[-1])
+        if lesions:  # a sample exactly at each lesion centre, where the MLD is
+            fine_arc = np.union1d(arc, [centre for _, _, centre in lesions])
+            points = np.stack([np.interp(fine_arc, arc, points[:, k]) for k in range(2)], axis=1)
+            arc = fine_arc
+        reference = r_start + (min(r1, r_start) - r_start) * arc / arc[-1]
+        radius = reference.copy()
+        for spec, lesion_mm, centre in lesions:
+            fraction = spec.percent_diameter / 100.0
+            radius *= _narrowing(arc, centre, lesion_mm, fraction)
+            ref_diameter = 2.0 * float(np.interp(centre, arc, reference))
             planted.append(
                 PlantedStenosis(
                     segment=name,
@@ -261,11 +286,46 @@ def build_tree(
                     length_mm=float(lesion_mm),
                     position_mm=centre,
                     reference_diameter_mm=ref_diameter,
-                    mld_mm=ref_diameter * (1.0 - spec.percent_diameter / 100.0),
+                    mld_mm=ref_diameter * (1.0 - fraction),
                 )
             )
         segments[name] = TreeSegment(name, parent, points, radius, arc, start_path + arc)
-    return tuple(segments.values()), tuple(planted), angle, scale
+    parents = [segments[name] for name in _SIDE_BRANCH_PARENTS[tree]]
+    twigs = _side_branches(parents, field_mm, spacing_mm, rng)
+    return (*segments.values(), *twigs), tuple(planted), angle, scale
+
+
+def _side_branches(
+    parents: list[TreeSegment], field_mm: float, spacing_mm: float, rng: np.random.Generator
+) -> list[TreeSegment]:
+    """0–2 short unnamed side branches (septals, marginals; r ≤ 0.75 → 0.5 mm) on each main
+    branch, leaving at 35–70° to either side; named ``<parent>-sb<k>``."""
+    twigs: list[TreeSegment] = []
+    for parent in parents:
+        for _ in range(int(rng.integers(0, 3))):
+            i = int(
+                rng.integers(len(parent.arc_length_mm) // 5, 4 * len(parent.arc_length_mm) // 5)
+            )
+            tangent = (
+                parent.points_mm[min(i + 1, len(parent.points_mm) - 1)] - parent.points_mm[i - 1]
+            )
+            angle = rng.choice([-1.0, 1.0]) * np.deg2rad(rng.uniform(35.0, 70.0))
+            c, s = np.cos(angle), np.sin(angle)
+            direction = np.array([[c, -s], [s, c]]) @ (tangent / np.linalg.norm(tangent))
+            length = rng.uniform(0.07, 0.16) * field_mm
+            bend = rng.normal(0.0, 0.1) * length * np.array([-direction[1], direction[0]])
+            start = parent.points_mm[i]
+            control = np.stack(
+                [start, start + 0.5 * length * direction + bend, start + length * direction]
+            )
+            points, arc = _smooth_curve(control, spacing_mm)
+            r_start = min(0.75, 0.8 * float(parent.radius_mm[i]))
+            radius = r_start + (min(0.5, r_start) - r_start) * arc / arc[-1]
+            path = parent.path_mm[i] + arc
+            number = 1 + sum(t.parent == parent.name for t in twigs)
+            name = f"{parent.name}-sb{number}"
+            twigs.append(TreeSegment(name, parent.name, points, radius, arc, path))
+    return twigs
 
 
 def build_catheter(

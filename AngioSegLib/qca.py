@@ -8,8 +8,9 @@ Vocabulary as in CAAS QCA / QAngio XA. For each centerline segment (see :mod:`.c
   proximal); ``end_trim_diameters`` × the median diameter is excluded at both ends (bifurcation
   and vessel-tip regions, where a cross-section is not a lumen);
 * MLD = min D within the lesion, at ``mld_position`` (from the segment start);
-* the lesion is where D is narrowest relative to a robust (Theil–Sen) line through the whole
-  profile, so a vessel's normal taper is not mistaken for a lesion;
+* the lesion is where D is narrowest relative to its upper envelope (a grey closing over
+  ``2 · reference_window_diameters`` median diameters), so neither a vessel's taper nor the step
+  down at a side-branch origin is mistaken for a lesion;
 * the *interpolated reference* ``R(s)``: a least-squares line through the healthy profile within
   ``reference_window_diameters`` × RVD of the lesion, refitted three times, each time excluding
   the lesion (``D < (1 − t/2)·R`` around it, ``t`` = ``lesion_threshold``, widened by half a
@@ -175,17 +176,17 @@ def analyze_profile(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarra
 
     ``distance`` (N,) arc positions, ``diameter`` (N,) the profile, ``valid`` (N,) where it may be
     analysed (ends trimmed, finite). Same unit in and out. The lesion is where the profile is
-    narrowest relative to a robust (Theil–Sen) line, so a vessel's normal taper is not a lesion.
+    narrowest relative to its local upper envelope (see the module docstring).
     """
     reference = np.full(len(distance), np.nan)
     index = np.flatnonzero(valid & np.isfinite(diameter))
     if len(index) < 5:
         return ProfileAnalysis(reference, None, None, None, None, None, "none")
     s, d = distance[index], diameter[index]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        slope, intercept, *_ = stats.theilslopes(d, s)
-    i_min = int(np.argmin(d / np.maximum(intercept + slope * s, 1e-9)))
+    window = 2.0 * options.reference_window_diameters * float(np.median(d))
+    size = max(int(window / max(float(np.median(np.diff(s))), 1e-9)), 3) if len(s) > 1 else 3
+    envelope = ndimage.grey_closing(d, size=size, mode="nearest")
+    i_min = int(np.argmin(d / np.maximum(envelope, 1e-9)))
     fit, method = _fit_reference(s, d, i_min, options)
     reference[index] = fit
     limit = 1.0 - options.lesion_threshold
@@ -285,14 +286,20 @@ def _diameter_profile(probability, centerline, scale, options) -> np.ndarray:
     return widths * scale
 
 
+def _median(values: np.ndarray) -> float:
+    """Median of the finite values (−inf when there are none)."""
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if len(finite) else -np.inf
+
+
 def _measure_segment(probability, centerline: CenterlineSegment, frame: int, scale: float,
                      unit: str, options: QcaOptions) -> SegmentMeasures:
     diameter = _diameter_profile(probability, centerline, scale, options)
     third = max(len(diameter) // 3, 1)
-    if np.nanmedian(diameter[-third:]) > np.nanmedian(diameter[:third]):
+    if _median(diameter[-third:]) > _median(diameter[:third]):
         centerline, diameter = centerline.reversed(), diameter[::-1].copy()
     distance = centerline.arc_px * scale
-    typical = float(np.nanmedian(diameter)) if np.isfinite(diameter).any() else 0.0
+    typical = _median(diameter) if np.isfinite(diameter).any() else 0.0
     trim = options.end_trim_diameters * typical
     valid = (distance >= trim) & (distance <= distance[-1] - trim)
     for junction_px in centerline.junction_arc_px:

@@ -23,15 +23,17 @@ CAUTION = (
 )
 
 _STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;
-color:#1b1f24;padding:0 1rem}h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
+max-width:1100px;color:#1b1f24;padding:0 1rem}h1{font-size:1.6rem;margin-bottom:.2rem}
+h2{font-size:1.2rem;
 border-bottom:1px solid #d0d7de;padding-bottom:.3rem;margin-top:2rem}
 .caution{background:#fff8c5;border:1px solid #d4a72c;padding:.6rem .9rem;border-radius:6px}
 table{border-collapse:collapse;font-size:.92rem}td,th{border:1px solid #d0d7de;padding:.3rem .6rem;
 text-align:right}th{background:#f6f8fa}td:first-child,th:first-child{text-align:left}
 .frames{display:flex;gap:.8rem;flex-wrap:wrap}.frames figure{margin:0}.frames img{width:260px;
 border-radius:4px}figcaption{font-size:.85rem;color:#57606a}.plots img{max-width:100%}
-.muted{color:#57606a;font-size:.85rem}
+.muted{color:#57606a;font-size:.85rem}table.kv td{text-align:left}table.kv td:first-child{
+font-weight:600;background:#f6f8fa}
 """
 
 
@@ -61,12 +63,13 @@ def _figure_png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+def _table(header: list[str] | None, rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header or [])
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
     )
-    return f"<table><tr>{head}</tr>{body}</table>"
+    css = ' class="kv"' if header is None else ""
+    return f"<table{css}>{f'<tr>{head}</tr>' if head else ''}{body}</table>"
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -174,12 +177,13 @@ def render_report_html(result: Result) -> str:
     """The report page as one HTML string."""
     created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     warnings = "".join(f"<li>{html.escape(w)}</li>" for w in result.cine.warnings)
+    title = f"AngioSeg report — {html.escape(result.cine.name)}"
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>AngioSeg report — {html.escape(result.cine.name)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}</style></head>
 <body><h1>AngioSeg report</h1><p class="muted">{created} · AngioSeg {__version__}</p>
 <p class="caution">{CAUTION}</p>
-<h2>Run</h2>{_table(["", ""], _summary_rows(result))}
+<h2>Run</h2>{_table(None, _summary_rows(result))}
 {f"<ul>{warnings}</ul>" if warnings else ""}
 <h2>Key frames</h2>{_key_frame_html(result)}
 {_analysis_html(result)}

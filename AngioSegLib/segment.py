@@ -110,6 +110,15 @@ def resolve_device(requested: str = "auto") -> str:
     return name
 
 
+def _device_name(device: str) -> str:
+    """``device`` with the GPU's model for CUDA, e.g. "cuda NVIDIA H200"."""
+    if not device.startswith("cuda"):
+        return device
+    import torch
+
+    return f"{device} {torch.cuda.get_device_name(torch.device(device))}"
+
+
 def _choose_backend(backend: str, device: str) -> str:
     if backend != "auto":
         if backend == "onnx" and device == "mps":
@@ -229,18 +238,18 @@ class Segmenter:
         for key in overrides:
             look_up_option(key, tuple(sorted(names)), "segmenter option")
         self.options = replace(options or InferenceOptions(), **overrides)
-        self.model = _load_model(model)
-        _check_normalisation(self.model)
-        self.model_name = self.model.name
-        self.model_version = str(self.model.version)
-        self.device = resolve_device(self.options.device)
+        self.device = resolve_device(self.options.device)  # fail fast, before loading weights
         self.backend = _choose_backend(self.options.backend, self.device)
         self.precision = _choose_precision(self.options.precision, self.device, self.backend)
         on_cpu = self.device == "cpu"
         self.batch_size = self.options.batch_size or (CPU_BATCH if on_cpu else GPU_BATCH)
+        self.model = _load_model(model)
+        _check_normalisation(self.model)
+        self.model_name = self.model.name
+        self.model_version = str(self.model.version)
         self.onnx_path: Path | None = None
         self._runner = self._make_runner()
-        self.device_label = f"{self.device} ({self.backend} {self.precision})"
+        self.device_label = f"{_device_name(self.device)} ({self.backend} {self.precision})"
 
     def _make_runner(self):
         if self.backend == "torch":

@@ -18,6 +18,7 @@ identity; ``motion_compensation=False`` gives the plain temporal average.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -31,7 +32,7 @@ from AngioSegLib.flow import (
     as_flow_preset,
     estimate_flows,
     flow_shape_for,
-    inside_fraction,
+    inside_mask,
     normalise_frame,
     upsample_displacement,
     warp_image,
@@ -146,7 +147,7 @@ def filter_probabilities(
     filtered = np.empty_like(probs)
     n_frames = probs.shape[0]
     for k in range(n_frames):
-        filtered[k] = _filter_frame(probs, k, options, flows, small)
+        _filter_frame(probs, k, options, flows, small, out=filtered[k])
         progress(Progress("temporal", k + 1, n_frames, f"frame {k + 1} of {n_frames}"))
     np.clip(filtered, 0.0, 1.0, out=filtered)
     return TemporalResult(filtered, _threshold(filtered, options.threshold), flows)
@@ -173,9 +174,12 @@ def _filter_frame(
     options: TemporalOptions,
     flows: MotionField | None,
     small: np.ndarray | None,
-) -> np.ndarray:
-    """Eq. 1 for frame k: weighted sum over the neighbours present, divided by their weights."""
-    total = probs[k].copy()
+    out: np.ndarray,
+) -> None:
+    """Eq. 1 for frame k into ``out``: the weighted sum over the neighbours present, divided by
+    the sum of their weights."""
+    total = out
+    np.copyto(total, probs[k])
     weight_sum: np.ndarray | float = 1.0  # h(0) = 1 for every weighting
     for step in (-1, 1):
         n = min(options.k, k if step == -1 else probs.shape[0] - 1 - k)
@@ -195,10 +199,15 @@ def _filter_frame(
                 neighbour = warp_image(probs[j], displacement)
             if isinstance(weight, np.ndarray):
                 weight = _upsample(weight, probs.shape[1:])
-            total += weight * neighbour
-            weight_sum = weight_sum + weight
+                cv2.accumulateProduct(weight, neighbour, total)  # total += weight · neighbour
+                if isinstance(weight_sum, np.ndarray):
+                    weight_sum += weight
+                else:
+                    weight_sum = weight + weight_sum
+            else:
+                cv2.scaleAdd(neighbour, weight, total, dst=total)
+                weight_sum += weight
     total /= weight_sum
-    return total
 
 
 def _neighbour_weight(
@@ -210,20 +219,27 @@ def _neighbour_weight(
     j: int,
 ) -> float | np.ndarray:
     """h(l), times per-pixel validity (warp inside the frame) and reliability, on the flow grid."""
-    base = options.frame_weight(lag)
-    weight: float | np.ndarray = base
+    weight: float | np.ndarray = options.frame_weight(lag)
     if grid_map is not None:
-        inside = inside_fraction(grid_map)
-        if not inside.all():
-            weight = base * inside
+        inside = inside_mask(grid_map)
+        if cv2.countNonZero(inside) < inside.size:
+            weight = inside.astype(np.float32) * np.float32(weight / 255.0)
     if options.weights is TemporalWeights.RELIABILITY and small is not None:
         neighbour = small[j] if grid_map is None else cv2.remap(
             small[j], grid_map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
-        residual = cv2.absdiff(small[k], neighbour).astype(np.float32)
-        residual = cv2.blur(residual, (3, 3))
-        weight = weight * np.exp(-0.5 * (residual / options.reliability_grey) ** 2)
+        residual = cv2.blur(cv2.absdiff(small[k], neighbour), (3, 3))
+        reliability = cv2.LUT(residual, _reliability_table(options.reliability_grey))
+        reliability *= weight
+        weight = reliability
     return weight
+
+
+@functools.lru_cache(maxsize=8)
+def _reliability_table(reliability_grey: float) -> np.ndarray:
+    """exp(−½ (r / reliability_grey)²) for each grey-level residual r = 0..255, float32."""
+    residual = np.arange(256, dtype=np.float64)
+    return np.exp(-0.5 * (residual / reliability_grey) ** 2).astype(np.float32)
 
 
 def _upsample(weight: np.ndarray, frame_shape: tuple[int, int]) -> np.ndarray:

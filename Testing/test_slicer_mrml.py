@@ -52,7 +52,7 @@ def scene():
 def phantom():
     from AngioSegLib.phantom import PhantomOptions, make_phantom
 
-    return make_phantom(PhantomOptions(seed=0, n_frames=5, size=96))
+    return make_phantom(PhantomOptions(seed=0, n_frames=4, size=96))
 
 
 def referenced(cine: CineRun) -> CineRun:
@@ -73,6 +73,11 @@ def phantom_result(phantom, analyze: bool = True) -> Result:
         analysis = analyze_run(cine, probabilities, masks)
     return Result(cine=cine, options=PipelineOptions(), probabilities=probabilities, masks=masks,
                   analysis=analysis, model_name="ground truth", device="none")
+
+
+@pytest.fixture(scope="module")
+def qca_result(phantom) -> Result:
+    return phantom_result(phantom)
 
 
 def array_of(node) -> np.ndarray:
@@ -239,7 +244,7 @@ def test_seg_labels_join_the_referenced_cine_or_get_their_own_browser(scene, pha
     sequence = M.addVolumeSequence(scene, cine)
     joined = M.addSegLabelSequence(scene, phantom.masks, "SEG", referencedUid=XA_UID)
     assert M.sequenceBrowser(scene, joined) is M.sequenceBrowser(scene, sequence)
-    assert joined.GetNthIndexValue(4) == sequence.GetNthIndexValue(4)
+    assert joined.GetNthIndexValue(3) == sequence.GetNthIndexValue(3)
 
 
 def test_dicom_seg_of_the_labels_comes_back_onto_the_xa_run(scene, phantom, tmp_path):
@@ -280,8 +285,8 @@ def column(table, name: str) -> list:
     return [array.GetValue(i) for i in range(array.GetNumberOfTuples())]
 
 
-def test_tables_hold_the_qca_result_with_units(scene, phantom):
-    result = phantom_result(phantom)
+def test_tables_hold_the_qca_result_with_units(scene, qca_result):
+    result = qca_result
     analysis = result.analysis
     stenoses, frames, summary = Q.addTables(scene, result, "XA")
     unit = result.cine.calibration.unit
@@ -310,8 +315,8 @@ def test_uncalibrated_tables_say_pixels(scene, phantom):
     assert "calibrate on the catheter" in items["Calibration"]
 
 
-def test_charts_plot_table_columns(scene, phantom):
-    result = phantom_result(phantom)
+def test_charts_plot_table_columns(scene, qca_result):
+    result = qca_result
     tables = Q.addTables(scene, result, "XA")
     charts = Q.addCharts(scene, result, tables, "XA")
     assert charts, "expected at least the filling curve chart"
@@ -335,8 +340,8 @@ def test_column_labels_follow_units():
 # --- scene save and reload -------------------------------------------------------------------
 
 
-def test_scene_with_sequences_and_tables_saves_and_reads_back(scene, phantom, tmp_path):
-    result = phantom_result(phantom)
+def test_scene_with_sequences_and_tables_saves_and_reads_back(scene, qca_result, tmp_path):
+    result = qca_result
     sequence = M.addVolumeSequence(scene, result.cine)
     labels = M.addLabelSequence(scene, result.masks, sequence)
     Q.addTables(scene, result, "XA")
@@ -434,13 +439,15 @@ def test_background_job_reports_each_frame_and_returns_the_result(small_cine, un
     np.testing.assert_allclose(result.probabilities, direct.probabilities, atol=1e-5)
 
 
-def test_worker_errors_reach_the_job_with_their_message(small_cine, tmp_path):
+def test_worker_errors_reach_the_job_with_their_message(small_cine):
+    outside = PipelineOptions(catheter_french=6.0, catheter_points=((10.0, 10.0), (90.0, 20.0)))
     job = BackgroundJob()
-    job.start(small_cine, PipelineOptions(model=str(tmp_path / "no-bundle"), device="cpu"))
+    job.start(small_cine, outside)
     job.wait(timeout_s=120)
-    with pytest.raises(JobError, match="no-bundle is not a model bundle") as error:
+    message = r"catheter point \(row 90.0, column 20.0\) is outside the 64×64 image"
+    with pytest.raises(JobError, match=message) as error:
         job.result()
-    assert error.value.errorType == "ModelError"
+    assert error.value.errorType == "InputError"
 
 
 def test_cancel_kills_the_worker_and_cleans_up(phantom):

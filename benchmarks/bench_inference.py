@@ -26,8 +26,9 @@ from rich.table import Table
 from torch.utils.flop_counter import FlopCounterMode
 
 from AngioSegLib.errors import ModelError
+from AngioSegLib.evaluate import evaluate_pairs, pair_images, read_split
 from AngioSegLib.metrics import dice
-from AngioSegLib.model import LoadedModel, build_network, load_bundle
+from AngioSegLib.model import MODEL_NAMES, LoadedModel, build_network, load_bundle
 from AngioSegLib.phantom import PhantomOptions, make_phantom
 from AngioSegLib.segment import InferenceOptions, Segmenter, TorchRunner, padded_size
 
@@ -45,14 +46,16 @@ class Variant:
 
 VARIANTS = (
     Variant("torch eager fp32", "torch", channels_last=False),
-    Variant("torch channels_last fp32", "torch"),
-    Variant("ONNX Runtime fp32", "onnx"),
-    Variant("ONNX Runtime int8", "onnx", "int8"),
-    Variant("ONNX fp32 @ 0.75 (384²)", "onnx", scale=0.75),
-    Variant("ONNX int8 @ 0.75 (384²)", "onnx", "int8", 0.75),
-    Variant("ONNX fp32 @ 0.5 (256²)", "onnx", scale=0.5),
-    Variant("ONNX int8 @ 0.5 (256²)", "onnx", "int8", 0.5),
+    Variant("torch channels-last fp32", "torch"),
+    Variant("ORT fp32", "onnx"),
+    Variant("ORT int8", "onnx", "int8"),
+    Variant("ORT fp32 scale 0.75", "onnx", scale=0.75),
+    Variant("ORT int8 scale 0.75", "onnx", "int8", 0.75),
+    Variant("ORT fp32 scale 0.5", "onnx", scale=0.5),
+    Variant("ORT int8 scale 0.5", "onnx", "int8", 0.5),
 )
+XCA = Path(__file__).resolve().parents[2] / "shared" / "data" / "xca-train"
+SPLIT = Path(__file__).resolve().parents[1] / "data_splits" / "xca_split.json"
 
 
 def median_ms(function, repeats: int) -> float:
@@ -100,26 +103,37 @@ def time_variant(segmenter: Segmenter, frame: np.ndarray, repeats: int) -> float
 
 
 def load_model(name: str, random_weights: bool, console: Console) -> LoadedModel:
-    """The shipped model, or the same network freshly initialised (asked for, or none shipped)."""
+    """The shipped model (or a bundle folder), else the network freshly initialised."""
     if not random_weights:
         try:
             return load_bundle(name)
         except ModelError as error:
-            console.print(f"[yellow]{error}: timing {name} with random weights[/]")
+            console.print(f"[yellow]{error}: timing it with random weights[/]")
     torch.manual_seed(0)
-    return LoadedModel(build_network(name).eval(), {}, f"{name} (random)", "0", None, {})
+    architecture = name if name in MODEL_NAMES else Path(name).name
+    return LoadedModel(build_network(architecture).eval(), {}, f"{architecture} (random)", "0",
+                       None, {})
+
+
+def xca_val_dice(segmenter: Segmenter) -> str:
+    """Mean Dice on the validation images of the public XCA set, if it is here."""
+    if not (XCA.is_dir() and SPLIT.is_file()):
+        return "n/a"
+    pairs = pair_images(XCA, names=read_split(SPLIT, "val"))
+    return f"{evaluate_pairs(pairs, segmenter).mean.dice:.4f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="cenet-r34,cenet-light")
+    parser.add_argument("--models", default="cenet-r34,cenet-light",
+                        help="Comma-separated model names or bundle folders.")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--random-weights", action="store_true", help="Ignore trained weights.")
     parser.add_argument("--accuracy-frames", type=int, default=4)
     args = parser.parse_args()
 
-    console = Console()
+    console = Console(width=140)
     load = os.getloadavg()
     console.print(
         f"CPU: {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} "
@@ -129,21 +143,21 @@ def main() -> None:
     peak = peak_gflops()
     console.print(f"Measured fp32 matmul peak: {peak:.0f} GFLOP/s")
 
-    phantom = make_phantom(
-        PhantomOptions(seed=7, n_frames=args.accuracy_frames, size=args.size, motion=True)
-    )
+    phantom = make_phantom(PhantomOptions(seed=7, n_frames=args.accuracy_frames, size=args.size))
     frames, truth = phantom.cine.to_array(), phantom.masks
-    speed = Table(title=f"Inference on one {args.size}² frame, median of {args.repeats}")
-    for column in ("model", "variant", "input px", "GFLOP/frame", "floor ms", "ms/frame",
-                   "frames/s", "× eager", "% peak"):
+    speed = Table(title=f"Network time for one {args.size}² frame, median of {args.repeats}")
+    for column in ("model", "variant", "input", "GFLOP", "floor ms", "ms/frame", "frames/s",
+                   "× eager", "% peak"):
         speed.add_column(column, justify="left" if column in ("model", "variant") else "right")
-    accuracy = Table(title=f"Accuracy on a {args.size}² phantom ({args.accuracy_frames} frames)")
-    for column in ("model", "variant", "Dice vs fp32 full-res", "Dice vs ground truth"):
+    accuracy = Table(title="Accuracy of the ONNX variants (trained weights only)")
+    for column in ("model", "variant", f"Dice vs fp32 (phantom {args.size}²)",
+                   "Dice vs truth (phantom)", "Dice XCA val"):
         accuracy.add_column(column)
 
     with tempfile.TemporaryDirectory() as cache:
         for name in args.models.split(","):
             model = load_model(name, args.random_weights, console)
+            trained = "(random)" not in model.name
             eager_ms = reference = None
             for variant in VARIANTS:
                 segmenter = make_segmenter(model, variant, Path(cache))
@@ -151,19 +165,21 @@ def main() -> None:
                 gflop = count_gflops(model.network.cpu().float(), size)
                 ms = time_variant(segmenter, frames[0], args.repeats)
                 eager_ms = eager_ms or ms
+                floor_ms = gflop / peak * 1000
                 speed.add_row(
-                    model.name, variant.label, f"{size}²", f"{gflop:.1f}",
-                    f"{gflop / peak * 1000:.0f}", f"{ms:.0f}", f"{1000 / ms:.2f}",
-                    f"{eager_ms / ms:.1f}", f"{gflop / peak * 1000 / ms * 100:.0f}",
+                    model.name, variant.label, f"{size}²", f"{gflop:.1f}", f"{floor_ms:.0f}",
+                    f"{ms:.0f}", f"{1000 / ms:.2f}", f"{eager_ms / ms:.1f}",
+                    f"{floor_ms / ms * 100:.0f}",
                 )
-                if variant.backend == "onnx":
+                console.print(f"  {model.name}: {variant.label}: {ms:.0f} ms/frame")
+                if variant.backend == "onnx" and trained:
                     masks = segmenter.segment_frames(phantom.cine) >= 0.5
                     reference = masks if reference is None else reference
+                    agreement = f"{dice(masks, reference):.4f}" if reference.any() else "n/a"
                     accuracy.add_row(
-                        model.name, variant.label, f"{dice(masks, reference):.4f}",
-                        f"{dice(masks, truth):.4f}",
+                        model.name, variant.label, agreement, f"{dice(masks, truth):.4f}",
+                        xca_val_dice(segmenter),
                     )
-                console.print(f"  {model.name}: {variant.label}: {ms:.0f} ms/frame")
     console.print(speed)
     console.print(accuracy)
 

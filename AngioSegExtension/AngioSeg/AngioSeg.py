@@ -17,7 +17,7 @@ from typing import Annotated
 import qt
 import slicer
 import vtk
-from slicer.parameterNodeWrapper import WithinRange, parameterNodeWrapper
+from slicer.parameterNodeWrapper import Default, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleLogic,
@@ -64,13 +64,13 @@ class AngioSegParameterNode:
     """What the user chose. ``catheterFrench`` 0 = no catheter calibration."""
 
     inputSequence: vtkMRMLSequenceNode
-    model: str = ""
-    forceCpu: bool = False
-    temporalK: Annotated[int, WithinRange(0, 10)] = 2
-    motionCompensation: bool = True
-    catheterFrench: Annotated[float, WithinRange(0.0, 12.0)] = 0.0
+    model: str
+    forceCpu: bool
+    temporalK: Annotated[int, WithinRange(0, 10), Default(2)]
+    motionCompensation: Annotated[bool, Default(True)]
+    catheterFrench: Annotated[float, WithinRange(0.0, 12.0), Default(0.0)]
     catheterLine: vtkMRMLMarkupsLineNode
-    createSegmentation: bool = False
+    createSegmentation: bool
     labelSequence: vtkMRMLSequenceNode
 
 

@@ -15,19 +15,35 @@ from collections.abc import Sequence
 import numpy as np
 import vtk
 
-# Known QCA fields: label and the kind of unit ("length" follows the calibration).
+# Known QCA fields: title and unit kind ("length" follows the calibration, "area" is its square).
 FIELD_LABELS = {
+    "segment_id": ("Segment ID", ""),
     "segment_label": ("Segment", ""),
-    "segment_name": ("Segment", ""),
+    "frame": ("Frame", ""),
+    "time_s": ("Time", "s"),
     "percent_diameter_stenosis": ("%DS", "%"),
     "percent_area_stenosis": ("%AS", "%"),
     "mld": ("MLD", "length"),
     "rvd": ("RVD", "length"),
     "lesion_length": ("Lesion length", "length"),
+    "mld_position": ("MLD position", "length"),
+    "lesion_start": ("Lesion start", "length"),
+    "lesion_end": ("Lesion end", "length"),
     "length": ("Length", "length"),
-    "frame": ("Frame", ""),
-    "time_s": ("Time", "s"),
+    "mean_diameter": ("Mean diameter", "length"),
+    "centerline_length": ("Centerline length", "length"),
+    "distance": ("Distance", "length"),
+    "diameter": ("Diameter", "length"),
+    "reference_diameter": ("Reference diameter", "length"),
+    "vessel_area": ("Vessel area", "area"),
+    "opacification": ("Opacification", "area"),
+    "vessel_fraction": ("Vessel fraction", "%"),
+    "filling": ("Filling", "fraction of peak"),
+    "mean_contrast": ("Mean contrast", "(B-I)/B"),
+    "n_segments": ("Segments", ""),
+    "reference_method": ("Reference method", ""),
 }
+SKIPPED_FIELDS = {"unit"}  # the unit is in every column name already
 _SUFFIX_UNITS = (
     ("_mm2", "mm²"), ("_mm", "mm"), ("_px2", "px²"), ("_px", "px"), ("_percent", "%"),
     ("_pct", "%"), ("_s", "s"), ("_deg", "°"), ("_ml", "ml"),
@@ -38,7 +54,7 @@ def columnLabel(fieldName: str, lengthUnit: str) -> tuple[str, str]:
     """(column title, unit) of a dataclass field; "length" fields take ``lengthUnit``."""
     if fieldName in FIELD_LABELS:
         title, unit = FIELD_LABELS[fieldName]
-        return title, lengthUnit if unit == "length" else unit
+        return title, {"length": lengthUnit, "area": f"{lengthUnit}²"}.get(unit, unit)
     for suffix, unit in _SUFFIX_UNITS:
         if fieldName.endswith(suffix):
             return fieldName[: -len(suffix)].replace("_", " ").capitalize(), unit
@@ -55,6 +71,8 @@ def _scalarColumns(items: Sequence, lengthUnit: str) -> list[tuple[str, str, lis
         return []
     columns = []
     for field in dataclasses.fields(items[0]):
+        if field.name in SKIPPED_FIELDS:
+            continue
         values = [getattr(item, field.name) for item in items]
         first = values[0]
         if isinstance(first, enum.Enum):
@@ -137,7 +155,8 @@ def addTables(scene, result, name: str):
     unit = analysis.calibration.unit if hasattr(analysis, "calibration") else calibration.unit
 
     stenoses = _newTable(scene, f"{name} stenoses", calibration)
-    _addColumn(stenoses, "#", "", list(range(1, len(analysis.stenoses) + 1)))
+    # "Rank", not "#": a header starting with "#" reads back as a comment line
+    _addColumn(stenoses, "Rank", "", list(range(1, len(analysis.stenoses) + 1)))
     for title, columnUnit, values in _scalarColumns(list(analysis.stenoses), unit):
         _addColumn(stenoses, title, columnUnit, values)
     _finish(scene, stenoses)
@@ -202,15 +221,14 @@ def _newChart(scene, name: str, xTitle: str, yTitle: str):
 
 
 def fillingChart(scene, framesTable, name: str):
-    """Per-frame filling/area columns against time (or frame); None if there are none."""
+    """The filling curve (fraction of peak opacification) against time (or frame), or None."""
     columns = [framesTable.GetColumnName(i) for i in range(framesTable.GetNumberOfColumns())]
     xColumn = "Time (s)" if "Time (s)" in columns else "Frame"
-    yColumns = [c for c in columns if any(k in c.lower() for k in ("fill", "area", "opacif"))]
-    if not yColumns:
+    yColumn = next((c for c in columns if c.startswith("Filling")), None)
+    if yColumn is None:
         return None
-    chart = _newChart(scene, f"{name} filling curve", xColumn, ", ".join(yColumns))
-    for column in yColumns:
-        _addSeries(scene, chart, framesTable, xColumn, column, column)
+    chart = _newChart(scene, f"{name} filling curve", xColumn, yColumn)
+    _addSeries(scene, chart, framesTable, xColumn, yColumn, yColumn)
     return chart
 
 

@@ -1,9 +1,55 @@
-"""`angioseg` commands: train (filled in by its issue)."""
+"""`angioseg train`: train a CE-Net on image/mask folders and/or phantoms, write a bundle."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 
+def train(
+    output: Path = typer.Option(..., "-o", "--output", help="Run folder (checkpoint, log, bundle)."),
+    model: str = typer.Option("cenet-light", help="Network: cenet-r34 or cenet-light."),
+    data: Path = typer.Option(None, help="Folder of images N.png with masks N_gt.png."),
+    masks: Path = typer.Option(None, help="Folder of masks, if not beside the images."),
+    split: Path = typer.Option(None, help="JSON split (train/val lists), e.g. "
+                                          "data_splits/xca_split.json."),
+    phantoms: int = typer.Option(0, help="Phantom frames added to the training set."),
+    phantom_size: int = typer.Option(256, help="Phantom frame size (px)."),
+    phantom_val: int = typer.Option(8, help="Held-out phantom frames scored each epoch."),
+    epochs: int = typer.Option(10, help="Epochs."),
+    steps: int = typer.Option(20, help="Batches per epoch."),
+    batch_size: int = typer.Option(4, help="Crops per batch."),
+    crop: int = typer.Option(256, help="Random crop size (px, multiple of 32)."),
+    lr: float = typer.Option(1e-3, help="Adam learning rate."),
+    weight_decay: float = typer.Option(1e-5, help="L2 weight decay (paper Eq. 3)."),
+    bce_weight: float = typer.Option(0.5, help="Weight of binary cross-entropy added to Dice."),
+    seed: int = typer.Option(0, help="Random seed (weights, sampling, augmentation)."),
+    threads: int = typer.Option(2, help="CPU threads for torch."),
+    time_limit_min: float = typer.Option(None, help="Stop after this many minutes of training."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the run's checkpoint."),
+    init_from: str = typer.Option(None, help="Start from a bundle's weights (name or folder)."),
+    force: bool = typer.Option(False, "--force", help="Start over in a non-empty run folder."),
+) -> None:
+    """Train a vessel segmentation network (Dice + BCE loss, Adam, MONAI augmentation)."""
+    from AngioSegLib.cli.progress_bar import stage_progress
+    from AngioSegLib.train import TrainOptions
+    from AngioSegLib.train import train as run_training
+
+    options = TrainOptions(
+        output=output, model=model, data=data, masks=masks, split=split, phantoms=phantoms,
+        phantom_size=phantom_size, phantom_val=phantom_val, epochs=epochs, steps_per_epoch=steps,
+        batch_size=batch_size, crop_size=crop, learning_rate=lr, weight_decay=weight_decay,
+        bce_weight=bce_weight, seed=seed, threads=threads,
+        time_limit_s=None if time_limit_min is None else 60.0 * time_limit_min,
+        resume=resume, init_from=init_from, force=force,
+    )
+    with stage_progress() as progress:
+        result = run_training(options, progress)
+    typer.echo(f"best epoch {result.best_epoch}: validation Dice {result.best_val_dice:.4f}; "
+               f"bundle {result.bundle}, log {result.log} ({result.train_time_s / 60:.1f} min)")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("train")(train)

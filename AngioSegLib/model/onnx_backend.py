@@ -7,6 +7,7 @@ with B, H and W dynamic (H and W multiples of 32). Exports are cached under
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import tempfile
@@ -72,6 +73,8 @@ def export_onnx(
 
     path = Path(path)
     temp = _atomic_target(path, force)
+    if any(p.device.type != "cpu" for p in network.parameters()):
+        network = copy.deepcopy(network).cpu()  # leave the caller's (GPU) network where it is
     was_training = network.training
     network.eval()
     try:
@@ -84,7 +87,7 @@ def export_onnx(
             warnings.simplefilter("ignore", category=FutureWarning)
             warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
             torch.onnx.export(
-                network.cpu(), (dummy,), str(temp), dynamo=False, opset_version=OPSET,
+                network, (dummy,), str(temp), dynamo=False, opset_version=OPSET,
                 input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                 dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes},
             )

@@ -1,0 +1,92 @@
+"""QCA plots (matplotlib, Agg): a segment's diameter profile and the run's filling curve.
+
+Each function returns PNG bytes; with ``path`` it also writes them atomically (refusing to
+overwrite unless ``force``).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from AngioSegLib.io.atomic import atomic_write  # noqa: E402
+from AngioSegLib.quantify import RunAnalysis, SegmentMeasures  # noqa: E402
+
+__all__ = ["plot_diameter_profile", "plot_filling_curve"]
+
+
+def _png(figure, path: str | Path | None, force: bool) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    data = buffer.getvalue()
+    if path is not None:
+        with atomic_write(path, force=force) as tmp:
+            tmp.write_bytes(data)
+    return data
+
+
+def plot_diameter_profile(segment: SegmentMeasures, analysis: RunAnalysis | None = None,
+                          path: str | Path | None = None, force: bool = False) -> bytes:
+    """Diameter along ``segment`` with its interpolated reference, MLD, RVD and lesion marked."""
+    unit = segment.unit
+    figure, axes = plt.subplots(figsize=(7.0, 3.2))
+    axes.plot(segment.distance, segment.diameter, color="#1f6feb", label="diameter")
+    axes.plot(segment.distance, segment.reference_diameter, "--", color="#57606a",
+              label="interpolated reference")
+    if segment.lesion_start is not None and segment.lesion_end is not None:
+        axes.axvspan(segment.lesion_start, segment.lesion_end, color="#d4a72c", alpha=0.25,
+                     label=f"lesion {segment.lesion_length:.1f} {unit}")
+    if segment.mld is not None and segment.mld_position is not None:
+        axes.plot([segment.mld_position], [segment.mld], "v", color="#cf222e",
+                  label=f"MLD {segment.mld:.2f} {unit}")
+    if segment.rvd is not None and segment.mld_position is not None:
+        axes.plot([segment.mld_position], [segment.rvd], "o", color="#57606a",
+                  label=f"RVD {segment.rvd:.2f} {unit}")
+    title = f"Segment {segment.segment_label}, frame {segment.frame}"
+    if segment.percent_diameter_stenosis is not None:
+        title += (f": {segment.percent_diameter_stenosis:.0f} %DS, "
+                  f"{segment.percent_area_stenosis:.0f} %AS")
+    axes.set_title(title)
+    axes.set_xlabel(f"distance from the segment start ({unit})")
+    axes.set_ylabel(f"diameter ({unit})")
+    axes.set_ylim(bottom=0)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="best")
+    if analysis is not None:
+        figure.text(0.99, 0.01, f"calibration: {analysis.calibration.source.value}",
+                    ha="right", va="bottom", fontsize=7, color="#57606a")
+    return _png(figure, path, force)
+
+
+def plot_filling_curve(analysis: RunAnalysis, path: str | Path | None = None,
+                       force: bool = False) -> bytes:
+    """Filling (0–1) over time (s, or frames when timing is unknown) with arrival, peak,
+    washout and the analysis frame marked."""
+    curve = analysis.filling_curve
+    n = len(curve.filling)
+    x = curve.times_s if curve.times_s is not None else np.arange(n)
+    xlabel = "time (s)" if curve.times_s is not None else "frame"
+    figure, axes = plt.subplots(figsize=(7.0, 3.0))
+    axes.plot(x, curve.filling, "-o", markersize=3, color="#1f6feb", label="opacification")
+    marks = [("arrival", curve.arrival_frame, "#2da44e", ":"),
+             ("peak", curve.peak_frame, "#cf222e", "--"),
+             ("washout", curve.washout_frame, "#8250df", ":"),
+             ("analysis frame", analysis.analysis_frame, "#1b1f24", "-")]
+    for label, frame, color, style in marks:
+        if frame is not None:
+            axes.axvline(x[frame], color=color, linestyle=style, linewidth=1,
+                         label=f"{label} (frame {frame})")
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel("filling (fraction of peak)")
+    axes.set_ylim(0, 1.05)
+    axes.set_title("Contrast filling curve")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="lower right")
+    return _png(figure, path, force)

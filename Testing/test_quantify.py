@@ -1,0 +1,311 @@
+"""QCA: tubes of known geometry (straight, curved, stenosed), phantoms with planted lesions, runs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import ndimage
+from scipy.spatial import cKDTree
+
+from AngioSegLib.cine import Calibration, CalibrationSource, CineRun
+from AngioSegLib.errors import InputError, OutputExistsError
+from AngioSegLib.qca import QcaOptions, analyze_profile, measure_segments
+from AngioSegLib.quantify import analyze_run, filling_curve
+
+SUPERSAMPLE = 4
+
+
+def render_tube(shape, points_rc, radius_px) -> tuple[np.ndarray, np.ndarray]:
+    """(mask uint8: pixel centres inside, probability float32: fraction of the pixel inside) of a
+    tube along a dense polyline with per-point radius (px)."""
+    points_rc = np.asarray(points_rc, float)
+    radius_px = np.broadcast_to(np.asarray(radius_px, float), (len(points_rc),))
+    tree = cKDTree(points_rc)
+
+    def inside(rows, cols):
+        grid = np.stack([rows.ravel(), cols.ravel()], 1)
+        _, nearest = tree.query(grid)
+        d = np.linalg.norm(grid - points_rc[nearest], axis=1)
+        return (d <= radius_px[nearest]).reshape(rows.shape)
+
+    h, w = shape
+    rows, cols = np.mgrid[0:h, 0:w].astype(float)
+    mask = inside(rows, cols).astype(np.uint8)
+    sub = (np.arange(SUPERSAMPLE) + 0.5) / SUPERSAMPLE - 0.5
+    fine = inside(*np.meshgrid((np.arange(h)[:, None] + sub).ravel(),
+                               (np.arange(w)[:, None] + sub).ravel(), indexing="ij"))
+    probability = fine.reshape(h, SUPERSAMPLE, w, SUPERSAMPLE).mean((1, 3)).astype(np.float32)
+    return mask, probability
+
+
+def straight_line(centre, angle_deg, length_px, step=0.1):
+    t = np.arange(-length_px / 2, length_px / 2 + step, step)
+    a = np.deg2rad(angle_deg)
+    return np.asarray(centre, float) + t[:, None] * np.array([np.sin(a), np.cos(a)])
+
+
+def arc_line(centre, radius, start_deg, sweep_deg, step=0.1):
+    angles = np.deg2rad(start_deg) + np.arange(0, np.deg2rad(sweep_deg), step / radius)
+    return np.asarray(centre, float) + radius * np.stack([np.sin(angles), np.cos(angles)], 1)
+
+
+def main_segment(segments):
+    return max(segments, key=lambda s: s.length)
+
+
+# --- straight and curved tubes ------------------------------------------------------------
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(diameter_px=st.floats(4.0, 12.0), angle=st.floats(0.0, 180.0),
+       mm_per_pixel=st.floats(0.15, 0.3), offset=st.floats(0.0, 1.0))
+def test_straight_tube_measures_its_diameter(diameter_px, angle, mm_per_pixel, offset):
+    centre = (48.0 + offset, 48.0 + offset / 3)
+    mask, probability = render_tube((96, 96), straight_line(centre, angle, 60.0), diameter_px / 2)
+    segment = main_segment(measure_segments(probability, mask, mm_per_pixel, "mm"))
+    assert segment.mean_diameter == pytest.approx(diameter_px * mm_per_pixel, abs=0.06)
+    assert segment.mld == pytest.approx(diameter_px * mm_per_pixel, abs=0.10)
+    assert segment.percent_diameter_stenosis is None or segment.percent_diameter_stenosis < 10
+    assert segment.tortuosity == pytest.approx(1.0, abs=0.02)
+
+
+@pytest.mark.parametrize("method", ["integral", "iso"])
+def test_binary_mask_and_both_methods_measure_a_tube(method):
+    mask, _ = render_tube((96, 96), straight_line((48.3, 47.6), 33.0, 60.0), 3.5)
+    options = QcaOptions(diameter_method=method)
+    segment = main_segment(measure_segments(mask.astype(np.float32), mask, 0.2, "mm", 0, options))
+    assert segment.mean_diameter == pytest.approx(1.4, abs=0.06)
+
+
+def test_scaling_the_pixel_spacing_scales_lengths_and_diameters():
+    mask, probability = render_tube((96, 96), arc_line((80, 20), 50.0, -80, 70), 3.0)
+    base = QcaOptions(profile_sigma_mm=0.2, min_branch_mm=0.6)
+    first = main_segment(measure_segments(probability, mask, 0.2, "mm", 0, base))
+    k = 1.7
+    scaled_options = replace(base, profile_sigma_mm=0.2 * k, min_branch_mm=0.6 * k)
+    second = main_segment(measure_segments(probability, mask, 0.2 * k, "mm", 0, scaled_options))
+    for name in ("length", "mean_diameter", "mld", "mld_position"):
+        assert getattr(second, name) == pytest.approx(k * getattr(first, name), rel=1e-9)
+    assert second.tortuosity == pytest.approx(first.tortuosity, rel=1e-12)
+
+
+def test_curved_tube_length_and_rotation_invariance():
+    """Arc of radius 45 px, 100° (78.5 px): length within 3 % of the truth between the same
+    end points, diameters and length within 0.05 mm / 2 % whatever the rotation."""
+    results = []
+    for rotation in (0.0, 37.0, 90.0, 151.0):
+        points = arc_line((64, 64), 45.0, rotation, 100.0)
+        mask, probability = render_tube((128, 128), points, 3.0)
+        segment = main_segment(measure_segments(probability, mask, 0.2, "mm"))
+        # the true arc between the projections of the measured end points
+        tree = cKDTree(points)
+        _, ends = tree.query(segment.points_rc[[0, -1]])
+        true_length = abs(ends[1] - ends[0]) * 0.1 * 0.2
+        assert segment.length == pytest.approx(true_length, rel=0.03)
+        results.append(segment)
+    for segment in results[1:]:
+        assert segment.mean_diameter == pytest.approx(results[0].mean_diameter, abs=0.05)
+        assert segment.mld == pytest.approx(results[0].mld, abs=0.08)
+        assert segment.length == pytest.approx(results[0].length, rel=0.02)
+    assert results[0].mean_diameter == pytest.approx(1.2, abs=0.06)
+    assert results[0].tortuosity > 1.1
+
+
+@pytest.mark.parametrize(("percent", "mm_per_pixel"), [(30, 0.3), (50, 0.2), (70, 0.15),
+                                                        (80, 0.2)])
+def test_stenosed_tube_gives_mld_and_percent_stenosis(percent, mm_per_pixel):
+    """Raised-cosine narrowing (as the phantom plants it) on a gently tapering 3 mm tube."""
+    length_mm, lesion_mm = 30.0, 5.0
+    points = straight_line((64, 64), 20.0, length_mm / mm_per_pixel, step=0.05)
+    s = np.linspace(0.0, length_mm, len(points))
+    reference = 3.0 - 0.02 * s
+    x = np.clip((s - 14.0) / lesion_mm, -0.5, 0.5)
+    diameter = reference * (1 - percent / 100 * 0.5 * (1 + np.cos(2 * np.pi * x)))
+    size = int(length_mm / mm_per_pixel) + 30
+    points = points - 64 + size / 2
+    mask, probability = render_tube((size, size), points, diameter / 2 / mm_per_pixel)
+    segment = main_segment(measure_segments(probability, mask, mm_per_pixel, "mm"))
+    rvd_true = 3.0 - 0.02 * 14.0
+    mld_true = rvd_true * (1 - percent / 100)
+    assert segment.mld == pytest.approx(mld_true, abs=0.12)
+    assert segment.rvd == pytest.approx(rvd_true, abs=0.15)
+    assert segment.percent_diameter_stenosis == pytest.approx(percent, abs=5.0)
+    assert segment.percent_area_stenosis == pytest.approx(
+        100 * (1 - (segment.mld / segment.rvd) ** 2), rel=1e-9)
+    expected_lesion = lesion_mm * np.arccos(2 * 0.2 / (percent / 100) - 1) / np.pi
+    assert segment.lesion_length == pytest.approx(expected_lesion, abs=1.2)
+    assert segment.reference_method.startswith("interpolated")
+
+
+def test_profile_reference_follows_the_taper():
+    s = np.linspace(0, 40, 401)
+    reference = 3.5 - 0.04 * s
+    d = reference * (1 - 0.6 * np.exp(-0.5 * ((s - 25) / 1.2) ** 2))
+    result = analyze_profile(s, d, np.ones_like(s, bool))
+    assert result.rvd == pytest.approx(3.5 - 0.04 * 25, rel=0.01)
+    assert result.mld == pytest.approx(d.min(), rel=1e-9)
+    assert result.percent_diameter_stenosis == pytest.approx(60, abs=1.0)
+    healthy = analyze_profile(s, reference, np.ones_like(s, bool))
+    assert healthy.lesion_length is None
+    assert healthy.percent_diameter_stenosis == pytest.approx(0, abs=0.5)
+
+
+def test_options_are_checked():
+    with pytest.raises(InputError, match="diameter method must be one of integral, iso"):
+        QcaOptions(diameter_method="fwhm")
+    with pytest.raises(InputError, match="lesion_threshold must be between 0 and 1"):
+        QcaOptions(lesion_threshold=1.5)
+
+
+# --- phantoms with planted stenoses --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lesion_phantom():
+    from AngioSegLib.phantom import PhantomOptions, StenosisSpec, make_phantom
+
+    stenoses = (StenosisSpec("LAD", 40.0, 5.0, 0.40), StenosisSpec("LCx", 75.0, 5.0, 0.45))
+    return make_phantom(PhantomOptions(seed=3, n_frames=1, size=256, mm_per_pixel=0.2,
+                                       motion=False, contrast_inflow=False, stenoses=stenoses))
+
+
+def _matching_segment(segments, centre_rc):
+    distance = [np.linalg.norm(s.points_rc - centre_rc, axis=1).min() for s in segments]
+    return segments[int(np.argmin(distance))]
+
+
+@pytest.mark.parametrize("blur_px", [0.0, 0.7])
+def test_phantom_stenoses_are_measured(lesion_phantom, blur_px):
+    mask = lesion_phantom.masks[0]
+    probability = mask.astype(np.float32)
+    if blur_px:
+        probability = ndimage.gaussian_filter(probability, blur_px)
+    segments = measure_segments(probability, mask, 0.2, "mm")
+    for planted in lesion_phantom.stenoses:
+        line = next(c for c in lesion_phantom.centerlines[0] if c.name == planted.segment)
+        centre = np.array([np.interp(planted.position_mm, line.arc_length_mm, line.points_rc[:, k])
+                           for k in (0, 1)])
+        segment = _matching_segment(segments, centre)
+        assert np.linalg.norm(np.array(segment.mld_rc) - centre) * 0.2 < planted.length_mm / 2
+        assert segment.mld == pytest.approx(planted.mld_mm, abs=0.12)
+        assert segment.percent_diameter_stenosis == pytest.approx(planted.percent_diameter,
+                                                                  abs=5.0)
+
+
+def test_phantom_segment_lengths_match_the_true_centerlines(lesion_phantom):
+    """Each analysis segment's length equals the true arc between its end points' projections
+    onto the branch it follows, within 3 %."""
+    mask = lesion_phantom.masks[0]
+    segments = measure_segments(mask.astype(np.float32), mask, 0.2, "mm")
+    checked = 0
+    for segment in segments:
+        if segment.length < 8.0 or segment.n_bifurcations:
+            continue
+        best = None
+        for line in lesion_phantom.centerlines[0]:
+            distance, index = cKDTree(line.points_rc).query(segment.points_rc)
+            if best is None or distance.mean() < best[0]:
+                best = (distance.mean(), line, index)
+        _, line, index = best
+        true_length = abs(line.arc_length_mm[index[-1]] - line.arc_length_mm[index[0]])
+        assert segment.length == pytest.approx(true_length, rel=0.03)
+        checked += 1
+    assert checked >= 3
+
+
+# --- a whole run ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def run_analysis(small_phantom):
+    probabilities = np.stack([ndimage.gaussian_filter(m.astype(np.float32), 0.7)
+                              for m in small_phantom.masks])
+    return analyze_run(small_phantom.cine, probabilities, small_phantom.masks)
+
+
+def test_run_analysis_frames_filling_and_analysis_frame(small_phantom, run_analysis):
+    analysis = run_analysis
+    assert len(analysis.frames) == small_phantom.cine.n_frames
+    areas = [f.vessel_area for f in analysis.frames]
+    scale = small_phantom.cine.calibration.scale
+    expected = small_phantom.masks.reshape(len(areas), -1).sum(1) * scale**2
+    assert areas == pytest.approx(list(expected), rel=1e-9)
+    curve = analysis.filling_curve
+    assert curve.filling.max() == pytest.approx(1.0)
+    assert curve.arrival_frame <= curve.peak_frame
+    assert analysis.analysis_frame in small_phantom.cine.r_wave_frames
+    assert "R-wave" in analysis.analysis_rule
+    assert all(f.n_segments >= 1 for f in analysis.frames)
+    severities = [s.percent_diameter_stenosis for s in analysis.stenoses]
+    assert severities == sorted(severities, reverse=True)
+    assert all(s >= 20 for s in severities)
+
+
+def test_without_r_waves_the_peak_frame_is_analysed(small_phantom):
+    cine = replace(small_phantom.cine, r_wave_frames=())
+    masks = small_phantom.masks
+    analysis = analyze_run(cine, masks.astype(np.float32), masks)
+    assert analysis.analysis_frame == analysis.filling_curve.peak_frame
+    assert "no R-wave pointers" in analysis.analysis_rule
+
+
+def test_filling_curve_landmarks():
+    values = np.array([0, 0, 0, 1, 4, 8, 10, 9, 7, 4, 3, 3], float)
+    curve = filling_curve(values, np.arange(12) / 10)
+    assert (curve.arrival_frame, curve.peak_frame, curve.washout_frame) == (3, 6, 9)
+    assert curve.time_of(curve.peak_frame) == pytest.approx(0.6)
+
+
+def test_json_and_csv_carry_units_and_calibration(run_analysis, tmp_path):
+    data = json.loads(json.dumps(run_analysis.to_json()))
+    assert data["unit"] == "mm"
+    assert data["calibration"]["source"] == CalibrationSource.SYNTHETIC.value
+    assert "mld_mm" in data["segments"][0] and "vessel_area_mm2" in data["frames"][0]
+    path = run_analysis.write_segments_csv(tmp_path / "qca.csv")
+    header = path.read_text().splitlines()[0].split(",")
+    assert "mld_mm" in header and "percent_diameter_stenosis_percent" in header
+    assert header[-1] == "calibration_source"
+    frames = run_analysis.write_frames_csv(tmp_path / "frames.csv").read_text().splitlines()
+    assert len(frames) == len(run_analysis.frames) + 1
+    with pytest.raises(OutputExistsError, match="already exists"):
+        run_analysis.write_segments_csv(tmp_path / "qca.csv")
+    run_analysis.write_segments_csv(tmp_path / "qca.csv", force=True)
+
+
+def test_uncalibrated_run_is_in_pixels(small_phantom):
+    cine = small_phantom.cine.with_calibration(Calibration())
+    masks = small_phantom.masks[:2]
+    cine = replace(cine, frames=cine.frames[:2], frame_times_s=None, r_wave_frames=())
+    analysis = analyze_run(cine, masks.astype(np.float32), masks)
+    data = analysis.to_json()
+    assert data["unit"] == "px" and "length_px" in data["segments"][0]
+    assert "vessel_area_px2" in data["frames"][0]
+    assert data["filling_curve"]["peak_time_s"] is None
+
+
+def test_empty_masks_and_shape_mismatch(small_phantom):
+    frames = np.full((2, 64, 64), 1000, np.uint16)
+    cine = CineRun(frames=frames, calibration=Calibration(0.2, CalibrationSource.USER))
+    empty = np.zeros((2, 64, 64), np.uint8)
+    analysis = analyze_run(cine, empty.astype(np.float32), empty)
+    assert analysis.segments == () and analysis.stenoses == ()
+    assert analysis.frames[0].vessel_area == 0.0
+    with pytest.raises(InputError, match="must match the cine's shape"):
+        analyze_run(cine, empty[:1].astype(np.float32), empty[:1])
+
+
+def test_plots_are_png_and_written_atomically(run_analysis, tmp_path):
+    from AngioSegLib.qca_plots import plot_diameter_profile, plot_filling_curve
+
+    segment = run_analysis.segments[0]
+    png = plot_diameter_profile(segment, run_analysis, tmp_path / "profile.png")
+    assert png.startswith(b"\x89PNG") and (tmp_path / "profile.png").read_bytes() == png
+    assert plot_filling_curve(run_analysis).startswith(b"\x89PNG")
+    with pytest.raises(OutputExistsError, match="already exists"):
+        plot_diameter_profile(segment, run_analysis, tmp_path / "profile.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["profile.png"]
