@@ -8,9 +8,9 @@ Vocabulary as in CAAS QCA / QAngio XA. For each centerline segment (see :mod:`.c
   proximal); ``end_trim_diameters`` × the median diameter is excluded at both ends (bifurcation
   and vessel-tip regions, where a cross-section is not a lumen);
 * MLD = min D within the lesion, at ``mld_position`` (from the segment start);
-* the lesion is where D is narrowest relative to its upper envelope (a grey closing over
-  ``2 · reference_window_diameters`` median diameters), so neither a vessel's taper nor the step
-  down at a side-branch origin is mistaken for a lesion;
+* the lesion is where D is narrowest relative to its local upper level (running 75th percentile
+  over ``2 · reference_window_diameters`` median diameters), so neither a vessel's taper, nor
+  the step down at a side-branch origin, nor a bulge at a bifurcation makes a lesion;
 * the *interpolated reference* ``R(s)``: a least-squares line through the healthy profile within
   ``reference_window_diameters`` × RVD of the lesion, refitted three times, each time excluding
   the lesion (``D < (1 − t/2)·R`` around it, ``t`` = ``lesion_threshold``, widened by half a
@@ -185,7 +185,7 @@ def analyze_profile(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarra
     s, d = distance[index], diameter[index]
     window = 2.0 * options.reference_window_diameters * float(np.median(d))
     size = max(int(window / max(float(np.median(np.diff(s))), 1e-9)), 3) if len(s) > 1 else 3
-    envelope = ndimage.grey_closing(d, size=size, mode="nearest")
+    envelope = ndimage.percentile_filter(d, 75, size=size, mode="nearest")
     i_min = int(np.argmin(d / np.maximum(envelope, 1e-9)))
     fit, method = _fit_reference(s, d, i_min, options)
     reference[index] = fit

@@ -259,3 +259,13 @@ def test_shipped_light_model_segments_a_phantom():
     segmenter = Segmenter("cenet-light", InferenceOptions(device="cpu"))
     probabilities = segmenter.segment_frames(run.cine)
     assert dice(probabilities >= 0.5, run.masks) > 0.6
+
+
+def test_bf16_autocast_path_runs_close_to_fp32(model, torch_segmenter):
+    # the GPU's mixed-precision path, exercised with CPU autocast
+    frames = (np.random.default_rng(3).random((2, 64, 96)) * 4095).astype(np.uint16)
+    bf16 = Segmenter(model, device="cpu", backend="torch", precision="bf16", batch_size=2)
+    assert bf16.device_label == "cpu (torch bf16)"
+    np.testing.assert_allclose(
+        bf16.segment_frames(frames), torch_segmenter.segment_frames(frames), atol=0.05
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -132,6 +133,7 @@ def demo(
     from rich.console import Console
 
     from AngioSegLib.io import read_cine
+    from AngioSegLib.io.atomic import atomic_write
     from AngioSegLib.io.xa_write import write_xa
     from AngioSegLib.metrics import score_segmentation
     from AngioSegLib.outputs import check_output_folder
@@ -148,10 +150,12 @@ def demo(
         result, _ = run_and_write(
             read_cine(source), PipelineOptions(device=device), output, force, False, False
         )
+        with atomic_write(output / source.name, force=force) as tmp:
+            shutil.copyfile(source, tmp)
     scores = score_segmentation(result.masks, phantom.masks)
     console.print(
         f"Against the phantom's ground truth: Dice {scores.dice:.3f}, clDice {scores.cldice:.3f}; "
-        f"total {time.perf_counter() - start:.1f} s"
+        f"total {time.perf_counter() - start:.1f} s; the input is {output / source.name}"
     )
 
 
