@@ -5,9 +5,10 @@ The mask is thinned with :func:`skimage.morphology.skeletonize`; :class:`skan.Sk
 traversal). Spurs are pruned with one rule, applied until nothing changes:
 
     a terminal path (end point → junction) is removed when it is shorter than
-    ``max(spur_factor · D_junction, min_branch_px)``, with ``D_junction = 2 · EDT(junction)`` the
-    local vessel diameter at its junction (px); at each junction only the shortest such spur goes
-    per pass, so a vessel that ends in a fork keeps one of its two tips.
+    ``max(spur_factor · D_local, min_branch_px)``, with ``D_local = max 2 · EDT`` over the path's
+    pixels (junction included) the local vessel diameter (px) — the largest, so that a spur at a
+    stenosis is judged by the vessel around it; at each junction only the shortest such spur
+    goes per pass, so a vessel that ends in a fork keeps one of its two tips.
 
 Isolated pieces (end point → end point, or loops) shorter than ``min_branch_px`` are dropped.
 Each remaining path is fitted with a smoothing cubic B-spline (``scipy.interpolate.splprep``,
@@ -108,8 +109,8 @@ def _spurs_to_prune(skeleton: Skeleton, diameter_px: np.ndarray, spur_factor: fl
         if kind != _TERMINAL:
             continue
         junction = src if degree[src] > 1 else dst
-        r, c = np.round(skeleton.coordinates[junction]).astype(int)
-        limit = max(spur_factor * diameter_px[r, c], min_branch_px)
+        r, c = np.round(skeleton.path_coordinates(i)).astype(int).T
+        limit = max(spur_factor * float(diameter_px[r, c].max()), min_branch_px)
         if length < limit and length < shortest.get(junction, (np.inf, -1))[0]:
             shortest[junction] = (float(length), i)
     return isolated + [i for _, i in shortest.values()]

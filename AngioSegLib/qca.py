@@ -5,8 +5,9 @@ Vocabulary as in CAAS QCA / QAngio XA. For each centerline segment (see :mod:`.c
 * the diameter profile ``D(s)`` (``s`` arc length from the segment start) is measured on the
   probability map with :func:`.diameter.profile_widths` and smoothed along ``s`` with a Gaussian of
   ``profile_sigma_mm``; the segment is oriented so that it starts at its wider end (taken as
-  proximal); ``end_trim_diameters`` × the median diameter is excluded at both ends (bifurcation
-  and vessel-tip regions, where a cross-section is not a lumen);
+  proximal); excluded, as not a lumen cross-section: ``end_trim_diameters`` × the median
+  diameter at both ends (bifurcation, vessel tip), ``junction_trim_diameters`` × it about each
+  side-branch origin the segment crosses, and bulges above 1.25 × the local upper level;
 * MLD = min D within the lesion, at ``mld_position`` (from the segment start);
 * the lesion is where D is narrowest relative to its local upper level (running 75th percentile
   over ``2 · reference_window_diameters`` median diameters), so neither a vessel's taper, nor
@@ -62,6 +63,7 @@ class QcaOptions:
     spur_factor: float = 1.5
     min_branch_mm: float = 1.0
     end_trim_diameters: float = 1.0
+    junction_trim_diameters: float = 0.5
     lesion_threshold: float = 0.2
     min_stenosis_percent: float = 20.0
     min_reference_diameters: float = 1.0
@@ -79,7 +81,8 @@ class QcaOptions:
                 f"{self.level} and {self.lesion_threshold}"
             )
         if min(self.profile_sigma_mm, self.spur_factor, self.min_branch_mm,
-               self.end_trim_diameters, self.min_reference_diameters) < 0:
+               self.end_trim_diameters, self.junction_trim_diameters,
+               self.min_reference_diameters) < 0:
             raise InputError("QCA lengths and factors must be 0 or more")
 
 
@@ -186,6 +189,10 @@ def analyze_profile(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarra
     window = 2.0 * options.reference_window_diameters * float(np.median(d))
     size = max(int(window / max(float(np.median(np.diff(s))), 1e-9)), 3) if len(s) > 1 else 3
     envelope = ndimage.percentile_filter(d, 75, size=size, mode="nearest")
+    flat = d <= 1.25 * envelope  # bulges at bifurcations are not lumen
+    index, s, d, envelope = index[flat], s[flat], d[flat], envelope[flat]
+    if len(index) < 5:
+        return ProfileAnalysis(reference, None, None, None, None, None, "none")
     i_min = int(np.argmin(d / np.maximum(envelope, 1e-9)))
     fit, method = _fit_reference(s, d, i_min, options)
     reference[index] = fit
@@ -303,7 +310,8 @@ def _measure_segment(probability, centerline: CenterlineSegment, frame: int, sca
     trim = options.end_trim_diameters * typical
     valid = (distance >= trim) & (distance <= distance[-1] - trim)
     for junction_px in centerline.junction_arc_px:
-        valid &= np.abs(distance - junction_px * scale) >= trim
+        valid &= np.abs(distance - junction_px * scale) >= (
+            options.junction_trim_diameters * typical)
     profile = analyze_profile(distance, diameter, valid, options)
     pos = float(distance[profile.mld_index]) if profile.mld_index is not None else None
     return SegmentMeasures(

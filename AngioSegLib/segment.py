@@ -273,6 +273,10 @@ class Segmenter:
         )
         return OnnxRunner(self.onnx_path, self.options.threads, self.device)
 
+    def run_network(self, batch: np.ndarray) -> np.ndarray:
+        """Logits (B, 1, H, W) float32 of prepared inputs (B, 1, H, W), H and W multiples of 32."""
+        return self._runner(batch)
+
     def calibration_batches(self, n_frames: int = 8, size: int = 256):
         """Network inputs from a phantom run, to calibrate int8 activation ranges."""
         from AngioSegLib.phantom import PhantomOptions, make_phantom
@@ -327,7 +331,7 @@ class Segmenter:
         out = np.empty((n, rows, cols), dtype=np.float32)
         for start in range(0, n, self.batch_size):
             indices = range(start, min(start + self.batch_size, n))
-            logits = self._runner(np.stack([self.prepare(frame_at(i), size) for i in indices]))
+            logits = self.run_network(np.stack([self.prepare(frame_at(i), size) for i in indices]))
             for k, i in enumerate(indices):
                 out[i] = self.restore(logits[k, 0], size, shape)
                 progress(Progress("segment", i + 1, n, f"frame {i + 1}/{n} on {where}"))

@@ -240,7 +240,7 @@ def test_cli_export_onnx_writes_a_runnable_file(bundle, segmenter, cache, tmp_pa
     assert meta["angioseg_model"] == "cenet-light" and "normalise_frame" in meta["input"]
     image = segmenter.prepare(np.eye(64) * 255, (64, 64))
     logits = session.run(None, {"image": image[None]})[0]
-    np.testing.assert_allclose(logits, segmenter._runner(image[None]), atol=1e-5)
+    np.testing.assert_allclose(logits, segmenter.run_network(image[None]), atol=1e-5)
     code, _, err = run_cli(["export-onnx", "--model", str(bundle), "-o", str(target)], capsys)
     assert code == 2 and "already exists; pass --force" in err
 

@@ -266,6 +266,7 @@ def test_bf16_autocast_path_runs_close_to_fp32(model, torch_segmenter):
     frames = (np.random.default_rng(3).random((2, 64, 96)) * 4095).astype(np.uint16)
     bf16 = Segmenter(model, device="cpu", backend="torch", precision="bf16", batch_size=2)
     assert bf16.device_label == "cpu (torch bf16)"
-    np.testing.assert_allclose(
-        bf16.segment_frames(frames), torch_segmenter.segment_frames(frames), atol=0.05
-    )
+    low, full = bf16.segment_frames(frames), torch_segmenter.segment_frames(frames)
+    assert low.dtype == np.float32 and low.shape == full.shape
+    assert np.abs(low - full).mean() < 0.01  # bf16 keeps ~3 digits: close, not equal
+    assert np.corrcoef(low.ravel(), full.ravel())[0, 1] > 0.99

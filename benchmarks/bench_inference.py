@@ -1,10 +1,13 @@
 """Inference speed on this CPU: ms/frame for each model and backend, side by side, in one run.
 
 For cenet-r34 and cenet-light: torch eager fp32, torch channels-last, ONNX Runtime fp32 and int8,
-and reduced internal resolutions; the median of N runs of one 512² frame, next to the FLOPs per
-frame (torch.utils.flop_counter) and the floor that this CPU's measured matmul peak allows. A
-second table checks accuracy on a phantom: Dice of each variant's mask against the full-resolution
-fp32 mask, and against the phantom's ground truth (meaningful with trained weights only).
+and reduced internal resolutions. Each row is the median of N timings of the network on one 512²
+frame; the variants of a model are timed round-robin (one run of each, N times) so that load from
+other jobs on the machine falls on all of them alike. Next to it: the FLOPs per frame
+(torch.utils.flop_counter) and the floor that this CPU's measured matmul peak allows. A second
+table checks accuracy (trained weights only): Dice of each ONNX variant's masks against the
+full-resolution fp32 masks and against the ground truth of 512² phantoms, and Dice on the public
+XCA validation images when ../shared/data is here.
 
     .venv/bin/python benchmarks/bench_inference.py [--repeats 5] [--models cenet-r34,cenet-light]
 """
@@ -12,6 +15,7 @@ fp32 mask, and against the phantom's ground truth (meaningful with trained weigh
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import statistics
 import tempfile
@@ -31,6 +35,9 @@ from AngioSegLib.metrics import dice
 from AngioSegLib.model import MODEL_NAMES, LoadedModel, build_network, load_bundle
 from AngioSegLib.phantom import PhantomOptions, make_phantom
 from AngioSegLib.segment import InferenceOptions, Segmenter, TorchRunner, padded_size
+
+XCA = Path(__file__).resolve().parents[2] / "shared" / "data" / "xca-train"
+SPLIT = Path(__file__).resolve().parents[1] / "data_splits" / "xca_split.json"
 
 
 @dataclass(frozen=True)
@@ -54,25 +61,19 @@ VARIANTS = (
     Variant("ORT fp32 scale 0.5", "onnx", scale=0.5),
     Variant("ORT int8 scale 0.5", "onnx", "int8", 0.5),
 )
-XCA = Path(__file__).resolve().parents[2] / "shared" / "data" / "xca-train"
-SPLIT = Path(__file__).resolve().parents[1] / "data_splits" / "xca_split.json"
 
 
-def median_ms(function, repeats: int) -> float:
-    """Median wall time of ``function()`` in ms, after one warm-up call."""
+def time_ms(function) -> float:
+    start = time.perf_counter()
     function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+    return 1000 * (time.perf_counter() - start)
 
 
 def peak_gflops(n: int = 2048, repeats: int = 5) -> float:
     """Measured fp32 matmul throughput of this CPU (GFLOP/s) with torch's threads."""
     a, b = torch.randn(n, n), torch.randn(n, n)
-    return 2 * n**3 / median_ms(lambda: a @ b, repeats) / 1e6
+    a @ b
+    return 2 * n**3 / statistics.median(time_ms(lambda: a @ b) for _ in range(repeats)) / 1e6
 
 
 def count_gflops(network, size: int) -> float:
@@ -82,24 +83,22 @@ def count_gflops(network, size: int) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def make_segmenter(model, variant: Variant, cache_dir: Path) -> Segmenter:
+def make_segmenter(model: LoadedModel, variant: Variant, cache_dir: Path) -> Segmenter:
     options = InferenceOptions(
         device="cpu", backend=variant.backend, precision=variant.precision, scale=variant.scale,
         cache_dir=cache_dir,
     )
-    segmenter = Segmenter(model, options)
-    if variant.backend == "torch":  # the network is shared: set its memory format each time
-        segmenter._runner = TorchRunner(
-            model.network, "cpu", "fp32", channels_last=variant.channels_last
-        )
-    return segmenter
+    return Segmenter(model, options)
 
 
-def time_variant(segmenter: Segmenter, frame: np.ndarray, repeats: int) -> float:
-    """Median ms of the network alone on one prepared frame (no decode, resize or sigmoid)."""
-    size = segmenter.plan_size(frame.shape, None)
-    batch = segmenter.prepare(frame, size)[None]
-    return median_ms(lambda: segmenter._runner(batch), repeats)
+def make_call(segmenter: Segmenter, variant: Variant, frame: np.ndarray):
+    """A no-argument function running the network of ``variant`` on one prepared frame."""
+    batch = segmenter.prepare(frame, segmenter.plan_size(frame.shape, None))[None]
+    if variant.backend == "torch":  # its own copy: the memory format is set in place
+        network = copy.deepcopy(segmenter.model.network)
+        runner = TorchRunner(network, "cpu", "fp32", channels_last=variant.channels_last)
+        return lambda: runner(batch)
+    return lambda: segmenter.run_network(batch)
 
 
 def load_model(name: str, random_weights: bool, console: Console) -> LoadedModel:
@@ -110,7 +109,7 @@ def load_model(name: str, random_weights: bool, console: Console) -> LoadedModel
         except ModelError as error:
             console.print(f"[yellow]{error}: timing it with random weights[/]")
     torch.manual_seed(0)
-    architecture = name if name in MODEL_NAMES else Path(name).name
+    architecture = name if name in MODEL_NAMES else "cenet-light"
     return LoadedModel(build_network(architecture).eval(), {}, f"{architecture} (random)", "0",
                        None, {})
 
@@ -123,6 +122,40 @@ def xca_val_dice(segmenter: Segmenter) -> str:
     return f"{evaluate_pairs(pairs, segmenter).mean.dice:.4f}"
 
 
+def bench_model(model, args, peak, phantoms, cache: Path, speed: Table, accuracy: Table) -> None:
+    """Add the speed rows (and, for trained weights, the accuracy rows) of one model."""
+    segmenters = [make_segmenter(model, v, cache) for v in VARIANTS]
+    frame = phantoms[0].cine.frame(0)
+    calls = [make_call(s, v, frame) for s, v in zip(segmenters, VARIANTS, strict=True)]
+    times: list[list[float]] = [[] for _ in VARIANTS]
+    for call in calls:  # warm-up
+        call()
+    for _ in range(args.repeats):
+        for k, call in enumerate(calls):
+            times[k].append(time_ms(call))
+    eager_ms = statistics.median(times[0])
+    for variant, samples in zip(VARIANTS, times, strict=True):
+        size = padded_size(round(args.size * variant.scale))
+        gflop = count_gflops(model.network.float(), size)
+        ms, floor_ms = statistics.median(samples), gflop / peak * 1000
+        speed.add_row(
+            model.name, variant.label, f"{size}²", f"{gflop:.1f}", f"{floor_ms:.0f}",
+            f"{ms:.0f}", f"{1000 / ms:.2f}", f"{eager_ms / ms:.1f}", f"{floor_ms / ms * 100:.0f}",
+        )
+    if "(random)" in model.name:
+        return
+    truth = np.concatenate([run.masks for run in phantoms])
+    reference = None
+    for segmenter, variant in zip(segmenters, VARIANTS, strict=True):
+        if variant.backend != "onnx":
+            continue
+        masks = np.concatenate([segmenter.segment_frames(run.cine) >= 0.5 for run in phantoms])
+        reference = masks if reference is None else reference
+        agreement = f"{dice(masks, reference):.4f}" if reference.any() else "n/a"
+        accuracy.add_row(model.name, variant.label, agreement, f"{dice(masks, truth):.4f}",
+                         xca_val_dice(segmenter))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="cenet-r34,cenet-light",
@@ -130,7 +163,6 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--random-weights", action="store_true", help="Ignore trained weights.")
-    parser.add_argument("--accuracy-frames", type=int, default=4)
     args = parser.parse_args()
 
     console = Console(width=140)
@@ -142,46 +174,25 @@ def main() -> None:
     )
     peak = peak_gflops()
     console.print(f"Measured fp32 matmul peak: {peak:.0f} GFLOP/s")
-
-    phantom = make_phantom(PhantomOptions(seed=7, n_frames=args.accuracy_frames, size=args.size))
-    frames, truth = phantom.cine.to_array(), phantom.masks
+    phantoms = [make_phantom(PhantomOptions(seed=seed, n_frames=2, size=args.size, tree=tree))
+                for seed, tree in ((7, "left"), (8, "right"))]
     speed = Table(title=f"Network time for one {args.size}² frame, median of {args.repeats}")
     for column in ("model", "variant", "input", "GFLOP", "floor ms", "ms/frame", "frames/s",
                    "× eager", "% peak"):
         speed.add_column(column, justify="left" if column in ("model", "variant") else "right")
     accuracy = Table(title="Accuracy of the ONNX variants (trained weights only)")
-    for column in ("model", "variant", f"Dice vs fp32 (phantom {args.size}²)",
-                   "Dice vs truth (phantom)", "Dice XCA val"):
+    for column in ("model", "variant", f"Dice vs fp32 (phantoms {args.size}²)",
+                   "Dice vs truth (phantoms)", "Dice XCA val"):
         accuracy.add_column(column)
-
     with tempfile.TemporaryDirectory() as cache:
         for name in args.models.split(","):
             model = load_model(name, args.random_weights, console)
-            trained = "(random)" not in model.name
-            eager_ms = reference = None
-            for variant in VARIANTS:
-                segmenter = make_segmenter(model, variant, Path(cache))
-                size = padded_size(round(args.size * variant.scale))
-                gflop = count_gflops(model.network.cpu().float(), size)
-                ms = time_variant(segmenter, frames[0], args.repeats)
-                eager_ms = eager_ms or ms
-                floor_ms = gflop / peak * 1000
-                speed.add_row(
-                    model.name, variant.label, f"{size}²", f"{gflop:.1f}", f"{floor_ms:.0f}",
-                    f"{ms:.0f}", f"{1000 / ms:.2f}", f"{eager_ms / ms:.1f}",
-                    f"{floor_ms / ms * 100:.0f}",
-                )
-                console.print(f"  {model.name}: {variant.label}: {ms:.0f} ms/frame")
-                if variant.backend == "onnx" and trained:
-                    masks = segmenter.segment_frames(phantom.cine) >= 0.5
-                    reference = masks if reference is None else reference
-                    agreement = f"{dice(masks, reference):.4f}" if reference.any() else "n/a"
-                    accuracy.add_row(
-                        model.name, variant.label, agreement, f"{dice(masks, truth):.4f}",
-                        xca_val_dice(segmenter),
-                    )
+            bench_model(model, args, peak, phantoms, Path(cache), speed, accuracy)
+            console.print(f"  {model.name} done")
     console.print(speed)
-    console.print(accuracy)
+    if accuracy.row_count:
+        console.print(accuracy)
+    console.print(f"load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -102,6 +102,19 @@ def export_onnx(
     return path
 
 
+def cpu_has_vnni() -> bool:
+    """Whether this x86 CPU has VNNI (AVX512-VNNI or AVX-VNNI), read from /proc/cpuinfo.
+
+    Without VNNI, ONNX Runtime's uint8 × int8 kernels (VPMADDUBSW) can saturate and lose accuracy
+    (Dice 0.52 against fp32 measured on an AVX2 EPYC), so weights are then quantised to 7 bits.
+    """
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_vnni" in flags or "avx_vnni" in flags
+
+
 class _Batches:
     """onnxruntime CalibrationDataReader over (1, 1, H, W) float32 arrays."""
 
@@ -125,7 +138,8 @@ def quantize_onnx(
 ) -> Path:
     """Static int8 QDQ quantisation (per-channel weights, uint8 activations, min-max calibration).
 
-    ``calibration`` yields (1, 1, H, W) float32 inputs normalised as the network expects.
+    ``calibration`` yields (1, 1, H, W) float32 inputs normalised as the network expects. Weights
+    use 7 bits (``reduce_range``) on CPUs without VNNI (see :func:`cpu_has_vnni`).
     """
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -138,6 +152,7 @@ def quantize_onnx(
         quantize_static(
             str(pre), str(temp), _Batches(calibration), quant_format=QuantFormat.QDQ,
             per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            reduce_range=not cpu_has_vnni(),
         )
         if metadata:
             _set_metadata(temp, metadata)
@@ -179,7 +194,7 @@ def cached_onnx(
         return fp32
     if calibration is None:
         raise ModelError("int8 quantisation needs calibration images")
-    quantized = folder / f"{stem}-int8.onnx"
+    quantized = folder / f"{stem}-int8{'' if cpu_has_vnni() else '-7bit'}.onnx"
     if not quantized.exists():
         quantize_onnx(fp32, quantized, calibration(), force=True, metadata=metadata)
     return quantized
