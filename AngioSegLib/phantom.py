@@ -1,14 +1,16 @@
 """Synthetic coronary angiography cine runs with exact ground truth.
 
 :func:`make_phantom` draws a coronary-like tree (left: LM/LAD/LCx with diagonals and marginals;
-right: RCA with its branches), plants stenoses of known percent diameter and length, moves it
-with cardiac and respiratory motion, fills it with contrast from the ostium and renders each frame
-as an X-ray projection (chord-length attenuation, anatomy background, a 6 F catheter, detector
-blur and quantum noise). Everything is a function of :class:`PhantomOptions`, the seed included.
+right: RCA with its branches; plus 0–6 short side branches named ``<parent>-sb<k>``), plants
+stenoses of known percent diameter and length, moves it with cardiac and respiratory motion, fills
+it with contrast from the ostium and renders each frame as an X-ray projection (chord-length
+attenuation, anatomy background, a 6 F catheter, detector blur and quantum noise). Everything is a
+function of :class:`PhantomOptions`, the seed included.
 
 Ground truth per frame: the vessel mask (pixel centres inside an opacified vessel, catheter
-excluded), the centerlines with radius in mm, the planted stenoses and the true displacement of
-the heart relative to frame 0. The spine is static and the rest of the background moves with
+excluded; a vessel counts once the contrast front has reached it), the centerlines with radius in
+mm (a sample lies exactly at each stenosis centre), the planted stenoses and the true displacement
+of the heart relative to frame 0. The spine is static and the rest of the background moves with
 respiration only; ``displacement`` describes the vessels (and catheter).
 """
 

@@ -7,7 +7,8 @@ Vocabulary as in CAAS QCA / QAngio XA. For each centerline segment (see :mod:`.c
   ``profile_sigma_mm``; the segment is oriented so that it starts at its wider end (taken as
   proximal); excluded, as not a lumen cross-section: ``end_trim_diameters`` × the median
   diameter at both ends (bifurcation, vessel tip), ``junction_trim_diameters`` × it about each
-  side-branch origin the segment crosses, and bulges above 1.25 × the local upper level;
+  side-branch origin the segment crosses (0 by default: a lesion at a side-branch origin stays
+  measurable), and bulges above 1.25 × the local upper level (the bifurcation's flare);
 * MLD = min D within the lesion, at ``mld_position`` (from the segment start);
 * the lesion is where D is narrowest relative to its local upper level (running 75th percentile
   over ``2 · reference_window_diameters`` median diameters), so neither a vessel's taper, nor
@@ -63,7 +64,7 @@ class QcaOptions:
     spur_factor: float = 1.5
     min_branch_mm: float = 1.0
     end_trim_diameters: float = 1.0
-    junction_trim_diameters: float = 0.5
+    junction_trim_diameters: float = 0.0
     lesion_threshold: float = 0.2
     min_stenosis_percent: float = 20.0
     min_reference_diameters: float = 1.0

@@ -94,19 +94,27 @@ def test_scaling_the_pixel_spacing_scales_lengths_and_diameters():
     assert second.tortuosity == pytest.approx(first.tortuosity, rel=1e-12)
 
 
+def _interior_length_check(segment, points, spacing_mm, step_px, margin_px):
+    """Measured arc between two interior centerline points vs. the true arc between their
+    projections onto the true polyline (dense, ``step_px`` apart); relative error."""
+    arc = segment.distance / spacing_mm
+    keep = (arc >= margin_px) & (arc <= arc[-1] - margin_px)
+    inner = segment.points_rc[keep]
+    _, ends = cKDTree(points).query(inner[[0, -1]])
+    measured = (arc[keep][-1] - arc[keep][0]) * spacing_mm
+    true = abs(ends[1] - ends[0]) * step_px * spacing_mm
+    return measured / true - 1.0
+
+
 def test_curved_tube_length_and_rotation_invariance():
-    """Arc of radius 45 px, 100° (78.5 px): length within 3 % of the truth between the same
-    end points, diameters and length within 0.05 mm / 2 % whatever the rotation."""
+    """Arc of radius 40 px over 100°: length within 3 % of the true arc between the same points,
+    diameters within 0.05 mm and lengths within 2 % whatever the rotation."""
     results = []
     for rotation in (0.0, 37.0, 90.0, 151.0):
-        points = arc_line((64, 64), 45.0, rotation, 100.0)
-        mask, probability = render_tube((128, 128), points, 3.0)
+        points = arc_line((56, 56), 40.0, rotation, 100.0)
+        mask, probability = render_tube((112, 112), points, 3.0)
         segment = main_segment(measure_segments(probability, mask, 0.2, "mm"))
-        # the true arc between the projections of the measured end points
-        tree = cKDTree(points)
-        _, ends = tree.query(segment.points_rc[[0, -1]])
-        true_length = abs(ends[1] - ends[0]) * 0.1 * 0.2
-        assert segment.length == pytest.approx(true_length, rel=0.03)
+        assert abs(_interior_length_check(segment, points, 0.2, 0.1, 8.0)) < 0.03
         results.append(segment)
     for segment in results[1:]:
         assert segment.mean_diameter == pytest.approx(results[0].mean_diameter, abs=0.05)
@@ -116,17 +124,17 @@ def test_curved_tube_length_and_rotation_invariance():
     assert results[0].tortuosity > 1.1
 
 
-@pytest.mark.parametrize(("percent", "mm_per_pixel"), [(30, 0.3), (50, 0.2), (70, 0.15),
+@pytest.mark.parametrize(("percent", "mm_per_pixel"), [(30, 0.3), (50, 0.2), (70, 0.25),
                                                         (80, 0.2)])
 def test_stenosed_tube_gives_mld_and_percent_stenosis(percent, mm_per_pixel):
     """Raised-cosine narrowing (as the phantom plants it) on a gently tapering 3 mm tube."""
-    length_mm, lesion_mm = 30.0, 5.0
-    points = straight_line((64, 64), 20.0, length_mm / mm_per_pixel, step=0.05)
+    length_mm, lesion_mm = 28.0, 5.0
+    points = straight_line((64, 64), 20.0, length_mm / mm_per_pixel, step=0.1)
     s = np.linspace(0.0, length_mm, len(points))
     reference = 3.0 - 0.02 * s
     x = np.clip((s - 14.0) / lesion_mm, -0.5, 0.5)
     diameter = reference * (1 - percent / 100 * 0.5 * (1 + np.cos(2 * np.pi * x)))
-    size = int(length_mm / mm_per_pixel) + 30
+    size = int(length_mm / mm_per_pixel) + 24
     points = points - 64 + size / 2
     mask, probability = render_tube((size, size), points, diameter / 2 / mm_per_pixel)
     segment = main_segment(measure_segments(probability, mask, mm_per_pixel, "mm"))
@@ -204,16 +212,18 @@ def test_phantom_segment_lengths_match_the_true_centerlines(lesion_phantom):
     segments = measure_segments(mask.astype(np.float32), mask, 0.2, "mm")
     checked = 0
     for segment in segments:
-        if segment.length < 8.0 or segment.n_bifurcations:
+        if segment.length < 8.0:
             continue
         best = None
         for line in lesion_phantom.centerlines[0]:
-            distance, index = cKDTree(line.points_rc).query(segment.points_rc)
+            distance, _ = cKDTree(line.points_rc).query(segment.points_rc)
             if best is None or distance.mean() < best[0]:
-                best = (distance.mean(), line, index)
-        _, line, index = best
-        true_length = abs(line.arc_length_mm[index[-1]] - line.arc_length_mm[index[0]])
-        assert segment.length == pytest.approx(true_length, rel=0.03)
+                best = (distance.mean(), line)
+        if best[0] > 1.0:  # the segment runs through a bifurcation into another branch
+            continue
+        line = best[1]
+        step_px = float(np.median(np.diff(line.arc_length_mm))) / 0.2
+        assert abs(_interior_length_check(segment, line.points_rc, 0.2, step_px, 10.0)) < 0.03
         checked += 1
     assert checked >= 3
 
@@ -238,7 +248,6 @@ def test_run_analysis_frames_filling_and_analysis_frame(small_phantom, run_analy
     curve = analysis.filling_curve
     assert curve.filling.max() == pytest.approx(1.0)
     assert curve.arrival_frame <= curve.peak_frame
-    assert analysis.analysis_frame in small_phantom.cine.r_wave_frames
     assert "R-wave" in analysis.analysis_rule
     assert all(f.n_segments >= 1 for f in analysis.frames)
     severities = [s.percent_diameter_stenosis for s in analysis.stenoses]
@@ -252,6 +261,17 @@ def test_without_r_waves_the_peak_frame_is_analysed(small_phantom):
     analysis = analyze_run(cine, masks.astype(np.float32), masks)
     assert analysis.analysis_frame == analysis.filling_curve.peak_frame
     assert "no R-wave pointers" in analysis.analysis_rule
+
+
+def test_analysis_frame_is_the_r_wave_nearest_peak_opacification():
+    from AngioSegLib.quantify import choose_analysis_frame
+
+    curve = filling_curve(np.array([0, 2, 5, 9, 10, 9.5, 9, 8, 6, 4], float))
+    assert curve.peak_frame == 4
+    frame, rule = choose_analysis_frame(curve, (1, 6, 9))
+    assert frame == 6 and rule.startswith("end-diastole")
+    frame, rule = choose_analysis_frame(curve, (1, 9))
+    assert frame == 4 and "no R-wave frame reaches 80%" in rule
 
 
 def test_filling_curve_landmarks():
