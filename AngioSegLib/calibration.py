@@ -9,10 +9,12 @@ dark band, along it the perpendicular does. From the points an initial axis is r
    around the crossing); each profile's centre is the centroid of its dark dip; a line through
    the centres gives the catheter axis (so it is found near where the user points);
 2. the profiles, re-sampled about the refined axis, are averaged;
-3. the average is fitted (``scipy.optimize.least_squares``) with the projection of a solid tube
-   seen by a blurred detector, ``b + g·x − A·(2·sqrt(r² − (x − x0)²))_+ ⊛ Gauss(σ)`` — the
-   catheter is a contrast-filled cylinder, so its profile is a chord, not a plateau, and its edge
-   is where the chord vanishes, not where the dip is half deep.
+3. the average is fitted (``scipy.optimize.least_squares``), within 2 radii + 4 px of the axis,
+   with the projection of a solid tube seen by a blurred detector over a quadratic background,
+   ``b + g·x + c·x² − A·(2·sqrt(r² − (x − x0)²))_+ ⊛ Gauss(σ)`` — the catheter is a
+   contrast-filled cylinder, so its profile is a chord, not a plateau, and its edge is where the
+   chord vanishes, not where the dip is half deep. The fit is refused (no catheter edge) when it
+   leaves > 25 % of the dip unexplained or the dip is < 10 × the averaged profile's noise.
 
 Then ``mm/pixel = (french / 3) / (2 r)``. Frames are MONOCHROME2 (the catheter is dark).
 """
@@ -109,28 +111,30 @@ def _dip_centres(offsets: np.ndarray, depth: np.ndarray) -> np.ndarray:
 
 
 def _tube_model(params, x):
-    x0, radius, amplitude, base, slope, sigma = params
+    x0, radius, amplitude, base, slope, sigma, curve = params
     chord = 2.0 * np.sqrt(np.clip(radius**2 - (x - x0) ** 2, 0.0, None))
-    return base + slope * x - amplitude * ndimage.gaussian_filter1d(chord, sigma / _STEP)
+    background = base + slope * x + curve * x**2
+    return background - amplitude * ndimage.gaussian_filter1d(chord, sigma / _STEP)
 
 
 def _fit_tube(offsets: np.ndarray, profile: np.ndarray) -> tuple[np.ndarray, float]:
-    """(x0, r, A, b, g, σ) of :func:`_tube_model` and the RMS residual relative to the depth."""
+    """(x0, r, A, b, g, σ, c) of :func:`_tube_model` and the RMS residual relative to the depth."""
+    depth_profile = _detrend(profile[None], offsets[-1])[0]
     base = float(np.median(profile))
-    depth = base - float(profile.min())
+    depth = -float(depth_profile.min())
     if depth <= 0:
         raise ValueError("flat profile")
-    half = offsets[profile < base - depth / 2]
+    half = offsets[depth_profile < -depth / 2]
     radius = max((half.max() - half.min()) / 2 / 0.866, 1.0) if len(half) else 2.0
     limit = offsets[-1]
     radius = min(radius, limit / 2)
     near = np.abs(offsets) <= min(2.0 * radius + 4.0, limit)  # the catheter, not its neighbours
     x, y = offsets[near], profile[near]
-    start = [0.0, radius, depth / (2 * radius), base, 0.0, 0.8]
+    start = [0.0, radius, depth / (2 * radius), base, 0.0, 0.8, 0.0]
     fit = optimize.least_squares(
         lambda p: _tube_model(p, x) - y, start,
-        bounds=([-radius, 0.5, 0.0, -np.inf, -np.inf, 0.2],
-                [radius, limit / 1.5, np.inf, np.inf, np.inf, 4.0]),
+        bounds=([-radius, 0.5, 0.0, -np.inf, -np.inf, 0.2, -np.inf],
+                [radius, limit / 1.5, np.inf, np.inf, np.inf, 4.0, np.inf]),
     )
     residual = float(np.sqrt(np.mean(fit.fun**2)) / depth)
     return fit.x, residual
@@ -174,7 +178,7 @@ def measure_catheter(frame: np.ndarray, point1: Point, point2: Point,
         axis = axis + slope * normal
         axis /= np.linalg.norm(axis)
     _, offsets, values, _ = _profiles(image, centre, axis, half_axis, search_px)
-    profile = _detrend(values, search_px).mean(0)
+    profile = values.mean(0)
     try:
         params, residual = _fit_tube(offsets, profile)
     except ValueError as error:
@@ -183,7 +187,9 @@ def measure_catheter(frame: np.ndarray, point1: Point, point2: Point,
             "points on a contrast-filled catheter"
         ) from error
     radius = float(params[1])
-    if residual > 0.25 or radius <= 0.6 or radius >= offsets[-1] / 1.6:
+    noise = float(np.median(values.std(0))) / np.sqrt(len(values))
+    dip = float(params[2]) * 2.0 * radius
+    if residual > 0.25 or radius <= 0.6 or radius >= offsets[-1] / 1.6 or dip < 10.0 * noise:
         raise InputError(
             f"no catheter edge found near the points (fit residual {residual:.0%} of the "
             f"contrast, width {2 * radius:.1f} px); place the points on a straight, "

@@ -14,10 +14,12 @@ Vocabulary as in CAAS QCA / QAngio XA. For each centerline segment (see :mod:`.c
   over ``2 · reference_window_diameters`` median diameters), so neither a vessel's taper, nor
   the step down at a side-branch origin, nor a bulge at a bifurcation makes a lesion;
 * the *interpolated reference* ``R(s)``: a least-squares line through the healthy profile within
-  ``reference_window_diameters`` × RVD of the lesion, refitted three times, each time excluding
+  ``reference_window_diameters`` × RVD of the lesion, fitted three times (starting from the
+  local upper level), each time excluding
   the lesion (``D < (1 − t/2)·R`` around it, ``t`` = ``lesion_threshold``, widened by half a
   reference diameter each side) and bulges (``D > 1.2·R``, side-branch origins). With healthy
-  vessel on only one side the reference is that side's median (``reference_method`` says which);
+  vessel on only one side the reference is that side's line (when it spans ≥ 3 × the needed
+  length) or median (``reference_method`` says which side);
 * RVD = R(mld_position); %DS = (1 − MLD/RVD)·100; %AS = (1 − (MLD/RVD)²)·100;
 * lesion length: the stretch around the MLD where ``D < (1 − t)·R`` (t = 0.2: narrower than 80 %
   of the reference), edges interpolated between samples. For a raised-cosine narrowing of length
@@ -30,11 +32,10 @@ on one side of the lesion; stenoses are listed when %DS ≥ ``min_stenosis_perce
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import ndimage, stats
+from scipy import ndimage
 
 from AngioSegLib.centerline import CenterlineSegment, extract_centerlines, link_vessels
 from AngioSegLib.diameter import DIAMETER_METHODS, profile_widths, sample_profiles
@@ -143,12 +144,10 @@ def _run_around(mask: np.ndarray, i: int) -> tuple[int, int]:
     return lo, hi
 
 
-def _fit_reference(s, d, i_min, options) -> tuple[np.ndarray, str]:
-    """(reference at s, method) around the lesion at ``i_min`` — see the module docstring."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        slope, intercept, *_ = stats.theilslopes(d, s)
-    reference, method = intercept + slope * s, "none"
+def _fit_reference(s, d, envelope, i_min, options) -> tuple[np.ndarray, str]:
+    """(reference at s, method) around the lesion at ``i_min``, starting from the local upper
+    level ``envelope`` — see the module docstring."""
+    reference, method = envelope, "none"
     for _ in range(3):
         narrow = d < (1.0 - options.lesion_threshold / 2.0) * reference
         narrow[i_min] = True
@@ -167,8 +166,12 @@ def _fit_reference(s, d, i_min, options) -> tuple[np.ndarray, str]:
             reference, method = intercept + slope * s, INTERPOLATED
         elif max(span) >= need:
             side = proximal if span[0] >= span[1] else distal
-            reference = np.full(len(s), float(np.median(d[side])))
             method = "proximal only" if side is proximal else "distal only"
+            if max(span) >= 3.0 * need:  # long enough to follow its taper
+                slope, intercept = np.polyfit(s[side], d[side], 1)
+                reference = intercept + slope * s
+            else:
+                reference = np.full(len(s), float(np.median(d[side])))
         else:
             return reference, "none"
     return reference, method
@@ -195,7 +198,7 @@ def analyze_profile(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarra
     if len(index) < 5:
         return ProfileAnalysis(reference, None, None, None, None, None, "none")
     i_min = int(np.argmin(d / np.maximum(envelope, 1e-9)))
-    fit, method = _fit_reference(s, d, i_min, options)
+    fit, method = _fit_reference(s, d, envelope, i_min, options)
     reference[index] = fit
     limit = 1.0 - options.lesion_threshold
     lo, hi = _run_around(d < limit * fit, i_min) if d[i_min] < limit * fit[i_min] else (i_min,

@@ -12,11 +12,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from AngioSegLib.io.atomic import atomic_write  # noqa: E402
-from AngioSegLib.quantify import RunAnalysis, SegmentMeasures  # noqa: E402
+from AngioSegLib.io.atomic import atomic_write
+from AngioSegLib.quantify import RunAnalysis, SegmentMeasures
 
 __all__ = ["plot_diameter_profile", "plot_filling_curve"]
 
@@ -56,7 +56,12 @@ def plot_diameter_profile(segment: SegmentMeasures, analysis: RunAnalysis | None
     axes.set_title(title)
     axes.set_xlabel(f"distance from the segment start ({unit})")
     axes.set_ylabel(f"diameter ({unit})")
-    axes.set_ylim(bottom=0)
+    reference = segment.reference_diameter[np.isfinite(segment.reference_diameter)]
+    if len(reference):  # bifurcation flares would squash the lumen: cap at twice the reference
+        finite = segment.diameter[np.isfinite(segment.diameter)]
+        axes.set_ylim(0, min(float(finite.max()) * 1.05, 2.0 * float(reference.max())))
+    else:
+        axes.set_ylim(bottom=0)
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8, loc="best")
     if analysis is not None:

@@ -54,6 +54,7 @@ __all__ = [
     "SegmentMeasures",
     "Stenosis",
     "analyze_run",
+    "choose_analysis_frame",
     "filling_curve",
     "measure_frame",
 ]

@@ -4,9 +4,9 @@ Loss (paper Eq. 2 and 3): soft Dice loss (MONAI ``DiceLoss`` on sigmoid probabil
 batch) plus ``bce_weight`` × binary cross-entropy, with L2 weight decay in Adam. Each epoch runs
 ``steps_per_epoch`` batches of random augmented crops drawn from the training samples (real
 images and phantom frames), then scores Dice on the validation images at full size. A checkpoint
-is written after every epoch (``resume`` continues from it, bit for bit given the same options);
-the best epoch by validation Dice is written as a bundle ``<output>/bundle``, and a JSON log of
-every epoch as ``<output>/train_log.json``.
+is written after every epoch; ``resume`` continues from it (bit for bit given the same options;
+the learning rate and epoch count may change). The best epoch by validation Dice is written as a
+bundle ``<output>/bundle``, and a JSON log of every epoch as ``<output>/train_log.json``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +52,6 @@ class TrainOptions:
     resume: bool = False
     init_from: str | None = None
     force: bool = False
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.data is None and self.phantoms <= 0:
@@ -108,6 +107,18 @@ def validation_dice(network, samples: list[dict]) -> float:
     scores = [dice(predict_probability(network, s["image"][0]) > 0.5, s["label"][0] > 0)
               for s in samples]
     return float(np.mean(scores))
+
+
+def score_samples(network, samples: list[dict], threshold: float = 0.5):
+    """Mean Sen, Spec, Acc, Dice, IoU and clDice of the thresholded predictions over samples."""
+    from AngioSegLib.metrics import mean_scores, score_segmentation
+
+    network.eval()
+    return mean_scores([
+        score_segmentation(predict_probability(network, s["image"][0]) > threshold,
+                           s["label"][0] > 0)
+        for s in samples
+    ])
 
 
 def _load_samples(options: TrainOptions):
@@ -184,8 +195,12 @@ def train(options: TrainOptions, progress: ProgressCallback = no_progress) -> Tr
         state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
         network.load_state_dict(state["network"])
         optimiser.load_state_dict(state["optimiser"])
+        for group in optimiser.param_groups:  # a resumed run may continue at a new rate
+            group["lr"] = options.learning_rate
         start_epoch, elapsed_s, log, best = (state["epoch"] + 1, state["elapsed_s"],
                                              state["log"], tuple(state["best"]))
+        log.setdefault("resumed_with", []).append(
+            {k: str(v) for k, v in asdict(options).items()})
     total_steps = options.epochs * options.steps_per_epoch
     for epoch in range(start_epoch, options.epochs):
         if options.time_limit_s is not None and elapsed_s >= options.time_limit_s:
@@ -207,7 +222,8 @@ def train(options: TrainOptions, progress: ProgressCallback = no_progress) -> Tr
         val_ph = validation_dice(network, val_phantom)
         elapsed_s += time.perf_counter() - started
         score = val if val_real else (val_ph if val_phantom else -float(np.mean(losses)))
-        entry = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_dice": val,
+        entry = {"epoch": epoch + 1, "lr": options.learning_rate,
+                 "loss": float(np.mean(losses)), "val_dice": val,
                  "phantom_val_dice": val_ph, "elapsed_s": round(elapsed_s, 1)}
         log["epochs"].append(entry)
         progress(Progress("validate", epoch + 1, options.epochs,

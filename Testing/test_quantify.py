@@ -1,4 +1,4 @@
-"""QCA: tubes of known geometry (straight, curved, stenosed), phantoms with planted lesions, runs."""
+"""QCA: tubes of known geometry (straight, curved, stenosed), phantoms with lesions, runs."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def _interior_length_check(segment, points, spacing_mm, step_px, margin_px):
 
 def test_curved_tube_length_and_rotation_invariance():
     """Arc of radius 40 px over 100°: length within 3 % of the true arc between the same points,
-    diameters within 0.05 mm and lengths within 2 % whatever the rotation."""
+    diameters within 0.05 mm (MLD 0.08 mm) and lengths within 0.6 mm whatever the rotation."""
     results = []
     for rotation in (0.0, 37.0, 90.0, 151.0):
         points = arc_line((56, 56), 40.0, rotation, 100.0)
@@ -119,7 +119,8 @@ def test_curved_tube_length_and_rotation_invariance():
     for segment in results[1:]:
         assert segment.mean_diameter == pytest.approx(results[0].mean_diameter, abs=0.05)
         assert segment.mld == pytest.approx(results[0].mld, abs=0.08)
-        assert segment.length == pytest.approx(results[0].length, rel=0.02)
+        # the skeleton's ends inside the round caps move with pixelation by up to a radius
+        assert segment.length == pytest.approx(results[0].length, abs=0.6)
     assert results[0].mean_diameter == pytest.approx(1.2, abs=0.06)
     assert results[0].tortuosity > 1.1
 
@@ -212,7 +213,7 @@ def test_phantom_segment_lengths_match_the_true_centerlines(lesion_phantom):
     segments = measure_segments(mask.astype(np.float32), mask, 0.2, "mm")
     checked = 0
     for segment in segments:
-        if segment.length < 8.0:
+        if segment.length < 5.0 or segment.n_bifurcations:
             continue
         best = None
         for line in lesion_phantom.centerlines[0]:

@@ -254,9 +254,9 @@ def test_progress_per_frame_and_cancel(onnx_segmenter, phantom):
     not (MODELS_DIR / "cenet-light" / "configs" / "metadata.json").is_file(),
     reason="no trained cenet-light bundle installed",
 )
-def test_shipped_light_model_segments_a_phantom():
+def test_shipped_light_model_segments_a_phantom(tmp_path):
     run = make_phantom(PhantomOptions(seed=11, n_frames=2, size=192))
-    segmenter = Segmenter("cenet-light", InferenceOptions(device="cpu"))
+    segmenter = Segmenter("cenet-light", InferenceOptions(device="cpu", cache_dir=tmp_path))
     probabilities = segmenter.segment_frames(run.cine)
     assert dice(probabilities >= 0.5, run.masks) > 0.6
 

@@ -21,8 +21,8 @@ torch.set_num_threads(2)
 
 def test_training_on_phantoms_raises_dice(tmp_path):
     options = TrainOptions(
-        output=tmp_path / "run", model="cenet-light", phantoms=12, phantom_size=96,
-        phantom_val=0, epochs=6, steps_per_epoch=10, batch_size=4, crop_size=64,
+        output=tmp_path / "run", model="cenet-light", phantoms=8, phantom_size=96,
+        phantom_val=0, epochs=4, steps_per_epoch=8, batch_size=4, crop_size=64,
         learning_rate=3e-3, seed=0,
     )
     held_out = make_phantom_samples(4, 96, seed=123)  # runs never seen in training
@@ -30,9 +30,10 @@ def test_training_on_phantoms_raises_dice(tmp_path):
     before = validation_dice(build_network("cenet-light"), held_out)
     result = train(options)
     after = validation_dice(check_bundle(result.bundle).network, held_out)
+    print(before, after)
     assert after > before + 0.2, (before, after)
     log = json.loads(result.log.read_text())
-    assert [e["epoch"] for e in log["epochs"]] == list(range(1, 7))
+    assert [e["epoch"] for e in log["epochs"]] == list(range(1, 5))
     assert log["epochs"][-1]["loss"] < log["epochs"][0]["loss"]
 
 

@@ -7,7 +7,8 @@ other jobs on the machine falls on all of them alike. Next to it: the FLOPs per 
 (torch.utils.flop_counter) and the floor that this CPU's measured matmul peak allows. A second
 table checks accuracy (trained weights only): Dice of each ONNX variant's masks against the
 full-resolution fp32 masks and against the ground truth of 512² phantoms, and Dice on the public
-XCA validation images when ../shared/data is here.
+XCA validation images when ../shared/data is here. The last row times the default Segmenter end to
+end (normalisation, padding, sigmoid included).
 
     .venv/bin/python benchmarks/bench_inference.py [--repeats 5] [--models cenet-r34,cenet-light]
 """
@@ -49,6 +50,7 @@ class Variant:
     precision: str = "fp32"
     scale: float = 1.0
     channels_last: bool = True
+    end_to_end: bool = False  # time segment_frames (normalise, resize, pad, sigmoid included)
 
 
 VARIANTS = (
@@ -60,6 +62,7 @@ VARIANTS = (
     Variant("ORT int8 scale 0.75", "onnx", "int8", 0.75),
     Variant("ORT fp32 scale 0.5", "onnx", scale=0.5),
     Variant("ORT int8 scale 0.5", "onnx", "int8", 0.5),
+    Variant("Segmenter default, end to end", "auto", "auto", end_to_end=True),
 )
 
 
@@ -93,6 +96,8 @@ def make_segmenter(model: LoadedModel, variant: Variant, cache_dir: Path) -> Seg
 
 def make_call(segmenter: Segmenter, variant: Variant, frame: np.ndarray):
     """A no-argument function running the network of ``variant`` on one prepared frame."""
+    if variant.end_to_end:
+        return lambda: segmenter.segment_frames(frame[None])
     batch = segmenter.prepare(frame, segmenter.plan_size(frame.shape, None))[None]
     if variant.backend == "torch":  # its own copy: the memory format is set in place
         network = copy.deepcopy(segmenter.model.network)
@@ -147,7 +152,7 @@ def bench_model(model, args, peak, phantoms, cache: Path, speed: Table, accuracy
     truth = np.concatenate([run.masks for run in phantoms])
     reference = None
     for segmenter, variant in zip(segmenters, VARIANTS, strict=True):
-        if variant.backend != "onnx":
+        if variant.backend != "onnx" or variant.end_to_end:
             continue
         masks = np.concatenate([segmenter.segment_frames(run.cine) >= 0.5 for run in phantoms])
         reference = masks if reference is None else reference
@@ -178,7 +183,7 @@ def main() -> None:
                 for seed, tree in ((7, "left"), (8, "right"))]
     speed = Table(title=f"Network time for one {args.size}² frame, median of {args.repeats}")
     for column in ("model", "variant", "input", "GFLOP", "floor ms", "ms/frame", "frames/s",
-                   "× eager", "% peak"):
+                   "× eager", "% fp32 peak"):
         speed.add_column(column, justify="left" if column in ("model", "variant") else "right")
     accuracy = Table(title="Accuracy of the ONNX variants (trained weights only)")
     for column in ("model", "variant", f"Dice vs fp32 (phantoms {args.size}²)",

@@ -8,7 +8,7 @@ import typer
 
 
 def train(
-    output: Path = typer.Option(..., "-o", "--output", help="Run folder (checkpoint, log, bundle)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Run folder (log, bundle)."),
     model: str = typer.Option("cenet-light", help="Network: cenet-r34 or cenet-light."),
     data: Path = typer.Option(None, help="Folder of images N.png with masks N_gt.png."),
     masks: Path = typer.Option(None, help="Folder of masks, if not beside the images."),

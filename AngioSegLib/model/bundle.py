@@ -22,7 +22,7 @@ from AngioSegLib.errors import InputError, ModelError
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 MODEL_NAMES = ("cenet-r34", "cenet-light")
-DEFAULT_MODEL = "cenet-r34"
+DEFAULT_MODEL = "cenet-light"  # trained weights ship for this one (see its MODEL_CARD.md)
 METADATA_FILE = Path("configs") / "metadata.json"
 WEIGHTS_FILE = Path("models") / "model.pt"
 
@@ -151,7 +151,9 @@ def resolve_bundle(model: str | os.PathLike[str]) -> Path:
             raise ModelError(str(error).strip()) from error
         folder = MODELS_DIR / name
         if not (folder / METADATA_FILE).is_file():
-            raise ModelError(f"model {name!r} has no trained weights installed at {folder}")
+            raise ModelError(f"model {name!r} has no trained weights installed at {folder}; "
+                             f"train them with 'angioseg train --model {name}' or use "
+                             f"{DEFAULT_MODEL!r}")
         return folder
     raise ModelError(f"{model} is not a model bundle: {METADATA_FILE} not found in it")
 
