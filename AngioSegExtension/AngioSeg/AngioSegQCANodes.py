@@ -124,20 +124,9 @@ def _finish(scene, table):
     return table
 
 
-def perFrameColumns(analysis, nFrames: int, lengthUnit: str) -> list[tuple[str, str, list]]:
-    """Per-frame measures of a RunAnalysis: lists of per-frame dataclasses and 1D arrays (T,)."""
-    columns = []
-    for field in dataclasses.fields(analysis):
-        value = getattr(analysis, field.name)
-        if isinstance(value, (list, tuple)) and len(value) == nFrames and value and (
-            dataclasses.is_dataclass(value[0])
-        ):
-            columns += [c for c in _scalarColumns(value, lengthUnit)
-                        if c[0] not in ("Frame", "Time")]
-        elif isinstance(value, np.ndarray) and value.shape == (nFrames,):
-            title, unit = columnLabel(field.name, lengthUnit)
-            columns.append((title, unit, value.tolist()))
-    return columns
+def perFrameColumns(analysis, lengthUnit: str) -> list[tuple[str, str, list]]:
+    """Per-frame measures of a RunAnalysis (its ``frames``), without the frame and time columns."""
+    return [c for c in _scalarColumns(analysis.frames, lengthUnit) if c[0] not in ("Frame", "Time")]
 
 
 def addTables(scene, result, name: str):
@@ -165,7 +154,7 @@ def addTables(scene, result, name: str):
     _addColumn(frames, "Frame", "", list(range(cine.n_frames)))
     if cine.frame_times_s is not None:
         _addColumn(frames, "Time", "s", cine.frame_times_s.tolist())
-    for title, columnUnit, values in perFrameColumns(analysis, cine.n_frames, unit):
+    for title, columnUnit, values in perFrameColumns(analysis, unit):
         _addColumn(frames, title, columnUnit, values)
     _finish(scene, frames)
     return stenoses, frames, summary
