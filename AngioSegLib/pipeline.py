@@ -31,6 +31,7 @@ class PipelineOptions:
 
     model: str | None = None  # None = the shipped default model
     device: str = "auto"
+    precision: str = "auto"  # auto, fp32, int8 (CPU, ONNX Runtime), bf16, fp16 (GPU)
     temporal_k: int = 2
     motion_compensation: bool = True
     threshold: float = 0.5
@@ -95,7 +96,9 @@ def run(
     cine = calibrate(cine, options)
     if segmenter is None:
         progress(Progress("load model", 0, 1, "loading the segmentation model"))
-        segmenter = Segmenter(model=options.model, device=options.device)
+        segmenter = Segmenter(
+            model=options.model, device=options.device, precision=options.precision
+        )
     raw = segmenter.segment_frames(cine, progress=progress)
     timings["segment"] = time.perf_counter() - start
 

@@ -88,6 +88,9 @@ def segment(
     output: Path = typer.Option(..., "-o", "--output", help="Output folder (new or empty)."),
     model: str = typer.Option(None, help="Model name or bundle folder (default: shipped model)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
+    precision: str = typer.Option(
+        "auto", help="auto, fp32, int8 (CPU, faster), bf16 or fp16 (GPU)."
+    ),
     temporal_k: int = typer.Option(2, help="Temporal filter half-width K (frames); 0 = off."),
     no_motion_compensation: bool = typer.Option(
         False, "--no-motion-compensation", help="Plain temporal average (no optical flow)."
@@ -112,6 +115,7 @@ def segment(
     options = PipelineOptions(
         model=model,
         device=device,
+        precision=precision,
         temporal_k=temporal_k,
         motion_compensation=not no_motion_compensation,
         threshold=threshold,
