@@ -99,7 +99,9 @@ def _summary_rows(result: Result) -> list[list[str]]:
     calibration = cine.calibration
     rate = cine.frame_rate_hz
     spacing = (
-        f"{calibration.mm_per_pixel:.4f} mm/pixel" if calibration.is_calibrated else "pixels"
+        f"{calibration.mm_per_pixel:.4f} mm/pixel ({calibration.source.value})"
+        if calibration.is_calibrated
+        else "none: lengths in pixels"
     )
     return [
         ["Input", cine.name],
@@ -107,7 +109,7 @@ def _summary_rows(result: Result) -> list[list[str]]:
         ["Frames", f"{cine.n_frames} × {cine.shape[2]}×{cine.shape[1]} pixels"],
         ["Frame rate", f"{rate:.1f} frames/s" if rate else "unknown"],
         ["Duration", f"{cine.duration_s:.2f} s" if cine.duration_s else "unknown"],
-        ["Calibration", f"{spacing} ({calibration.source.value})"],
+        ["Calibration", spacing],
         ["Model", f"{result.model_name} {result.model_version} on {result.device}"],
         ["Temporal filter", _temporal_label(result)],
         ["Processing time", ", ".join(f"{k} {v:.1f} s" for k, v in result.timings_s.items())],
