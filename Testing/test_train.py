@@ -30,7 +30,6 @@ def test_training_on_phantoms_raises_dice(tmp_path):
     before = validation_dice(build_network("cenet-light"), held_out)
     result = train(options)
     after = validation_dice(check_bundle(result.bundle).network, held_out)
-    print(before, after)
     assert after > before + 0.2, (before, after)
     log = json.loads(result.log.read_text())
     assert [e["epoch"] for e in log["epochs"]] == list(range(1, 5))
