@@ -366,7 +366,9 @@ def measure_segments(probability: np.ndarray, mask: np.ndarray, scale: float, un
 
 def list_stenoses(segments: tuple[SegmentMeasures, ...], options: QcaOptions = DEFAULT_OPTIONS
                   ) -> tuple[Stenosis, ...]:
-    """Lesions with a reference and %DS ≥ ``min_stenosis_percent``, most severe first."""
+    """Lesions with a proximal and a distal reference and %DS ≥ ``min_stenosis_percent``, most
+    severe first. One-sided references (a lesion at a segment end) are measured but not listed:
+    there the narrowing cannot be told from taper, ostium or a vessel leaving the frame."""
     listed = [
         Stenosis(
             segment_id=m.segment_id,
@@ -383,7 +385,7 @@ def list_stenoses(segments: tuple[SegmentMeasures, ...], options: QcaOptions = D
             unit=m.unit,
         )
         for m in segments
-        if m.has_reference and m.percent_diameter_stenosis is not None
+        if m.reference_method == INTERPOLATED and m.percent_diameter_stenosis is not None
         and m.percent_diameter_stenosis >= options.min_stenosis_percent
     ]
     return tuple(sorted(listed, key=lambda s: -s.percent_diameter_stenosis))
