@@ -36,7 +36,8 @@ def phantom_dicom(tmp_path_factory) -> Path:
 
 
 def test_missing_input_is_one_line(tmp_path, capsys):
-    code, _, err = run_cli(["segment", str(tmp_path / "nope.dcm"), "-o", str(tmp_path / "o")], capsys)
+    args = ["segment", str(tmp_path / "nope.dcm"), "-o", str(tmp_path / "o")]
+    code, _, err = run_cli(args, capsys)
     assert_one_line_error(code, err, "nope.dcm")
     assert not (tmp_path / "o").exists()
 

@@ -1,0 +1,83 @@
+"""Score a trained run's bundle and copy it into AngioSegLib/models/NAME with its metrics.
+
+Usage: python scripts/publish_model.py runs/light cenet-light "<training command>" [--write]
+
+Scores on the validation list of data_splits/xca_split.json (whole image and inside the field of
+view, raw grey > 10) and on 16 fresh phantom frames (seed 999); prints the metrics as JSON. With
+--write, replaces AngioSegLib/models/NAME by the run's bundle and records the metrics, epochs,
+training time and command in its configs/metadata.json. MODEL_CARD.md is edited by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from AngioSegLib.evaluate import pair_images, read_gray, read_split
+from AngioSegLib.metrics import mean_scores, score_segmentation
+from AngioSegLib.model import MODELS_DIR, check_bundle, load_bundle
+from AngioSegLib.train import predict_probability, score_samples
+from AngioSegLib.train_data import load_folder_samples, make_phantom_samples
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "xca-train"
+SPLIT = Path(__file__).resolve().parents[1] / "data_splits" / "xca_split.json"
+
+
+def score(network) -> dict:
+    """Validation metrics of ``network`` (real split, real inside FOV, phantoms) and speed."""
+    val = load_folder_samples(DATA, split=SPLIT, subset="val")
+    pairs = pair_images(DATA, None, None, read_split(SPLIT, "val"))
+    fovs = [read_gray(p.image) > 10 for p in pairs]
+    inside = [
+        score_segmentation(predict_probability(network, s["image"][0]) > 0.5, s["label"][0] > 0, f)
+        for s, f in zip(val, fovs, strict=True)
+    ]
+    seconds = []
+    for sample in val:
+        start = time.perf_counter()
+        predict_probability(network, sample["image"][0])
+        seconds.append(time.perf_counter() - start)
+    return {
+        "xca_val_8_images": score_samples(network, val).to_dict(),
+        "xca_val_8_images_fov_gt10": mean_scores(inside).to_dict(),
+        "phantom_16_frames_256px_seed999": score_samples(
+            network, make_phantom_samples(16, 256, seed=999)
+        ).to_dict(),
+        "torch_cpu_s_per_300px_image_2_threads": float(np.median(seconds)),
+    }
+
+
+def main(run: Path, name: str, command: str, write: bool) -> None:
+    torch.set_num_threads(2)
+    metrics = score(load_bundle(run / "bundle").network)
+    print(json.dumps(metrics, indent=1))
+    if not write:
+        return
+    log = json.loads((run / "train_log.json").read_text())
+    target = MODELS_DIR / name
+    card = target / "MODEL_CARD.md"
+    card_text = card.read_text() if card.exists() else None
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(run / "bundle", target)
+    if card_text is not None:
+        card.write_text(card_text)
+    meta_path = target / "configs" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["angioseg"]["training"].update({
+        "metrics": metrics, "best_epoch": log["best_epoch"], "epochs_run": len(log["epochs"]),
+        "train_time_s": round(log["train_time_s"], 1), "hardware": log["hardware"],
+        "command": command,
+    })
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    check_bundle(name)
+
+
+if __name__ == "__main__":
+    args = [a for a in sys.argv[1:] if a != "--write"]
+    main(Path(args[0]), args[1], args[2] if len(args) > 2 else "", "--write" in sys.argv)
