@@ -6,24 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from cli_helpers import assert_one_line_error, run_cli
 from test_io_xa import SHARED_XA, make_xa, needs_shared, phantom_frames
-
-from AngioSegLib.cli import main
-
-
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
-
-
-def assert_one_line_error(code: int, err: str, match: str) -> None:
-    assert code == 2
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("angioseg: error: ") and match in lines[0]
-    assert "Traceback" not in err
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
+from cli_helpers import run_cli
 
-from AngioSegLib.cli import main
 from AngioSegLib.errors import InputError, InputNotFoundError
 from AngioSegLib.evaluate import (
     evaluate_pairs,
@@ -190,12 +190,6 @@ def test_known_prediction_scores_perfectly_and_fov_counts(dataset, segmenter, tm
     scores = evaluate_pairs(pairs, segmenter, threshold).mean
     assert scores.accuracy == 0.0 and scores.dice == 0.0
 
-
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
 
 
 def test_cli_evaluate_json_and_table(dataset, bundle, segmenter, cache, tmp_path, monkeypatch,
