@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import assert_one_line_error, run_cli
+from test_io_xa import CT, SHARED_XA, make_xa, needs_shared, phantom_frames
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +75,25 @@ def test_segment_writes_every_output(tmp_path, capsys, phantom_dicom):
     assert expected <= names
     assert summary["frames"] == 6
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "staging left behind"
+
+
+def test_non_angiographic_dicom_is_one_line(tmp_path, capsys):
+    ct = make_xa(tmp_path / "ct.dcm", phantom_frames(n_frames=1), sop_class=CT, Modality="CT")
+    code, _, err = run_cli(["segment", str(ct), "-o", str(tmp_path / "o")], capsys)
+    assert_one_line_error(code, err, "CT")
+    assert not (tmp_path / "o").exists()
+
+
+def test_empty_folder_is_one_line(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code, _, err = run_cli(["segment", str(tmp_path / "empty"), "-o", str(tmp_path / "o")], capsys)
+    assert_one_line_error(code, err, "empty")
+    assert not (tmp_path / "o").exists()
+
+
+@needs_shared
+def test_undecodable_transfer_syntax_is_one_line(tmp_path, capsys):
+    jply = SHARED_XA / "nema_wg04_xa1" / "JPLY__XA1_JPLY.dcm"
+    code, _, err = run_cli(["segment", str(jply), "-o", str(tmp_path / "o")], capsys)
+    assert_one_line_error(code, err, "JPEG Extended")
+    assert not (tmp_path / "o").exists()
