@@ -157,6 +157,11 @@ def demo(
         with atomic_write(output / source.name, force=force) as tmp:
             shutil.copyfile(source, tmp)
     scores = score_segmentation(result.masks, phantom.masks)
+    planted = ", ".join(
+        f"{s.segment} {s.percent_diameter:.0f} %DS (MLD {s.mld_mm:.2f} mm)"
+        for s in phantom.stenoses
+    )
+    console.print(f"Planted in the phantom: {planted}")
     console.print(
         f"Against the phantom's ground truth: Dice {scores.dice:.3f}, clDice {scores.cldice:.3f}; "
         f"total {time.perf_counter() - start:.1f} s; the input is {output / source.name}"
