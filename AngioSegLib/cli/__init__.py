@@ -8,6 +8,7 @@ inside the commands so ``angioseg --help`` stays fast. :func:`main` maps every
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 
@@ -46,6 +47,9 @@ for _module in (info, phantom, train, model, segment):
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``angioseg`` console script."""
+    # pydicom warns about each non-conformant value in old source files; the reader is tolerant
+    # by design and reports what matters (calibration, timing) in the run's own warnings.
+    warnings.filterwarnings("ignore", category=UserWarning, module="pydicom")
     try:
         app(args=argv, prog_name="angioseg")
     except AngioSegError as error:

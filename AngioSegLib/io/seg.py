@@ -95,6 +95,19 @@ class SegData:
     algorithm_version: str
 
 
+def _strict_value(element):
+    """A copied value made valid where old files bend the rules: DA '1994.10.16' → '19941016',
+    TM '08:30:00' → '083000' (strict when writing, tolerant when reading)."""
+    value = element.value
+    if not isinstance(value, str):
+        return value
+    if element.VR == "DA":
+        return value.replace(".", "")
+    if element.VR == "TM":
+        return value.replace(":", "")
+    return value
+
+
 def write_seg(
     cine: CineRun,
     masks: np.ndarray,
@@ -185,7 +198,7 @@ def _build_dataset(
     ds.file_meta = meta
     for keyword in _PATIENT_STUDY_KEYWORDS:
         if keyword in source:
-            setattr(ds, keyword, source[keyword].value)
+            setattr(ds, keyword, _strict_value(source[keyword]))
     for keyword in _REQUIRED_EMPTY:
         if keyword not in ds:
             setattr(ds, keyword, "")

@@ -77,7 +77,12 @@ class _Instance:
 
     @property
     def is_multiframe(self) -> bool:
-        return "NumberOfFrames" in self.ds
+        """A multi-frame instance (its frames are referenced by number); single-frame Secondary
+        Capture never is, even when it carries NumberOfFrames."""
+        return "NumberOfFrames" in self.ds and self.ds.SOPClassUID != SINGLE_FRAME_SC
+
+
+SINGLE_FRAME_SC = "1.2.840.10008.5.1.4.1.1.7"
 
 
 def read_xa(path: str | Path) -> CineRun:
