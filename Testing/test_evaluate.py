@@ -236,7 +236,7 @@ def test_cli_export_onnx_writes_a_runnable_file(bundle, segmenter, cache, tmp_pa
     logits = session.run(None, {"image": image[None]})[0]
     np.testing.assert_allclose(logits, segmenter.run_network(image[None]), atol=1e-5)
     code, _, err = run_cli(["export-onnx", "--model", str(bundle), "-o", str(target)], capsys)
-    assert code == 2 and "already exists; pass --force" in err
+    assert code == 2 and "already exists; choose another name or pass --force" in err
 
 
 def test_cli_bench_times_frames(bundle, segmenter, cache, monkeypatch, capsys):

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from AngioSegLib.errors import DeviceError, ModelError, OutputExistsError
+from AngioSegLib.errors import AngioSegError, DeviceError, ModelError
+from AngioSegLib.io.atomic import atomic_write
 
 OPSET = 17
 INPUT_NAME = "image"
@@ -44,16 +45,6 @@ def weights_digest(network) -> str:
     return digest.hexdigest()[:16]
 
 
-def _atomic_target(path: Path, force: bool) -> Path:
-    """A temporary name beside ``path`` (refusing to overwrite unless ``force``)."""
-    if path.exists() and not force:
-        raise OutputExistsError(f"{path} already exists; pass --force to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".onnx", dir=path.parent)
-    os.close(handle)
-    return Path(name)
-
-
 def _set_metadata(path: Path, metadata: dict[str, str]) -> None:
     import onnx
 
@@ -69,37 +60,42 @@ def export_onnx(
 
     ``metadata`` is stored in the file's ``metadata_props`` (model name, version, input contract).
     """
-    import torch
-
     path = Path(path)
-    temp = _atomic_target(path, force)
     if any(p.device.type != "cpu" for p in network.parameters()):
         network = copy.deepcopy(network).cpu()  # leave the caller's (GPU) network where it is
     was_training = network.training
     network.eval()
     try:
-        dummy = torch.zeros(1, 1, 256, 256)
-        axes = {0: "batch", 2: "height", 3: "width"}
-        with warnings.catch_warnings(), torch.inference_mode():
-            # the TorchScript exporter is deprecated in favour of the dynamo one, which needs
-            # onnxscript (not a dependency); it is still the one that handles dynamic H, W here
-            warnings.simplefilter("ignore", category=DeprecationWarning)
-            warnings.simplefilter("ignore", category=FutureWarning)
-            warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
-            torch.onnx.export(
-                network, (dummy,), str(temp), dynamo=False, opset_version=OPSET,
-                input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes},
-            )
-        if metadata:
-            _set_metadata(temp, metadata)
-        os.replace(temp, path)
+        with atomic_write(path, force=force) as temp:
+            _export(network, temp)
+            if metadata:
+                _set_metadata(temp, metadata)
+    except AngioSegError:
+        raise
     except Exception as error:
         raise ModelError(f"could not export the network to ONNX: {error}") from error
     finally:
         network.train(was_training)
-        temp.unlink(missing_ok=True)
     return path
+
+
+def _export(network, path: Path) -> None:
+    """torch.onnx.export with dynamic batch, height and width (fp32, opset OPSET)."""
+    import torch
+
+    dummy = torch.zeros(1, 1, 256, 256)
+    axes = {0: "batch", 2: "height", 3: "width"}
+    with warnings.catch_warnings(), torch.inference_mode():
+        # the TorchScript exporter is deprecated in favour of the dynamo one, which needs
+        # onnxscript (not a dependency); it is still the one that handles dynamic H, W here
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        warnings.simplefilter("ignore", category=FutureWarning)
+        warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
+        torch.onnx.export(
+            network, (dummy,), str(path), dynamo=False, opset_version=OPSET,
+            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes},
+        )
 
 
 def cpu_has_vnni() -> bool:
@@ -145,23 +141,24 @@ def quantize_onnx(
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     path = Path(path)
-    temp = _atomic_target(path, force)
-    pre = temp.with_suffix(".pre.onnx")
     try:
-        quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
-        quantize_static(
-            str(pre), str(temp), _Batches(calibration), quant_format=QuantFormat.QDQ,
-            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-            reduce_range=not cpu_has_vnni(),
-        )
-        if metadata:
-            _set_metadata(temp, metadata)
-        os.replace(temp, path)
+        with atomic_write(path, force=force) as temp:
+            pre = temp.with_suffix(".pre.onnx")
+            try:
+                quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
+                quantize_static(
+                    str(pre), str(temp), _Batches(calibration), quant_format=QuantFormat.QDQ,
+                    per_channel=True, activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8, reduce_range=not cpu_has_vnni(),
+                )
+            finally:
+                pre.unlink(missing_ok=True)
+            if metadata:
+                _set_metadata(temp, metadata)
+    except AngioSegError:
+        raise
     except Exception as error:
         raise ModelError(f"could not quantise the ONNX model to int8: {error}") from error
-    finally:
-        temp.unlink(missing_ok=True)
-        pre.unlink(missing_ok=True)
     return path
 
 
@@ -204,14 +201,9 @@ def copy_file(source: Path, path: Path, force: bool = False) -> Path:
     """Copy ``source`` to ``path`` through a temporary file (refusing to overwrite unless force)."""
     import shutil
 
-    path = Path(path)
-    temp = _atomic_target(path, force)
-    try:
+    with atomic_write(path, force=force) as temp:
         shutil.copyfile(source, temp)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-    return path
+    return Path(path)
 
 
 class OnnxRunner:
