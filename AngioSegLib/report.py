@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,15 +51,6 @@ def png_data_uri(image_or_png: np.ndarray | bytes) -> str:
             raise ValueError("could not encode the image as PNG")
         data = encoded.tobytes()
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-
-
-def _figure_png(figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(figure)
-    return buffer.getvalue()
 
 
 def _table(header: list[str] | None, rows: list[list[str]]) -> str:
@@ -166,13 +156,9 @@ def _analysis_html(result: Result) -> str:
     plots = [plot_filling_curve(analysis)]
     for stenosis in analysis.stenoses[:3]:
         plots.append(plot_diameter_profile(analysis.segment(stenosis.segment_id), analysis))
-    images = "".join(f'<img alt="plot" src="{png_data_uri(_as_png(p))}">' for p in plots)
+    images = "".join(f'<img alt="plot" src="{png_data_uri(p)}">' for p in plots)
     parts.append(f'<h2>Plots</h2><div class="plots">{images}</div>')
     return "".join(parts)
-
-
-def _as_png(plot) -> bytes:
-    return plot if isinstance(plot, bytes) else _figure_png(plot)
 
 
 def render_report_html(result: Result) -> str:
