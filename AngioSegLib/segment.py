@@ -24,7 +24,7 @@ import numpy as np
 from scipy.special import expit
 
 from AngioSegLib.cine import CineRun
-from AngioSegLib.errors import DeviceError, InputError, ModelError
+from AngioSegLib.errors import DeviceError, InputError
 from AngioSegLib.progress import Progress, ProgressCallback, no_progress
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -261,8 +261,8 @@ class Segmenter:
         metadata = {
             "angioseg_model": self.model_name,
             "angioseg_model_version": self.model_version,
-            "input": "image (B,1,H,W) float32 normalised by AngioSegLib.model.bundle."
-            "normalise_frame; H, W multiples of 32",
+            "input": "image (B,1,H,W) float32 from AngioSegLib.model.normalise.normalise_frame "
+            f"({self.model.normalisation_name}); H, W multiples of 32",
             "output": "logits (B,1,H,W); vessel probability = sigmoid(logits)",
             "input_spacing_mm": str(self.model.input_spacing_mm),
         }
@@ -294,9 +294,10 @@ class Segmenter:
 
     def prepare(self, frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """(1, H', W') float32 network input: normalised, resized to ``size``, padded to 32."""
-        from AngioSegLib.model.bundle import normalise_frame
+        from AngioSegLib.model.normalise import normalise_frame
 
-        image = normalise_frame(np.asarray(frame)).astype(np.float32, copy=False)
+        method = self.model.normalisation_name
+        image = normalise_frame(np.asarray(frame), method).astype(np.float32, copy=False)
         if image.shape != size:
             shrink = size[0] < image.shape[0]
             interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
@@ -349,16 +350,10 @@ def export_onnx_model(model, path: Path, int8: bool = False, force: bool = False
 
 
 def _check_normalisation(model) -> None:
-    """ModelError when the bundle expects another input normalisation than this version's."""
-    from AngioSegLib.model.bundle import NORMALISATION
+    """ModelError when the bundle expects an input normalisation this version does not have."""
+    from AngioSegLib.model.normalise import check_normalisation
 
-    expected = NORMALISATION["name"]
-    declared = (model.normalisation or {}).get("name", expected)
-    if declared != expected:
-        raise ModelError(
-            f"model {model.name} expects input normalisation {declared!r}, but this version of "
-            f"AngioSeg implements {expected!r}; use a model trained with it"
-        )
+    check_normalisation(model.normalisation_name)
 
 
 def _load_model(model):

@@ -12,6 +12,7 @@ bundle ``<output>/bundle``, and a JSON log of every epoch as ``<output>/train_lo
 from __future__ import annotations
 
 import json
+import math
 import platform
 import time
 from dataclasses import asdict, dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from AngioSegLib.errors import InputError, OutputExistsError
+from AngioSegLib.model.normalise import DEFAULT_NORMALISATION, NORMALISATIONS
 from AngioSegLib.progress import ProgressCallback, no_progress
 
 CHECKPOINT = "checkpoint.pt"
@@ -44,6 +46,7 @@ class TrainOptions:
     batch_size: int = 4
     crop_size: int = 256
     learning_rate: float = 1e-3
+    min_learning_rate: float | None = None  # None: constant rate; else cosine decay to it
     weight_decay: float = 1e-5
     bce_weight: float = 0.5
     seed: int = 0
@@ -52,6 +55,7 @@ class TrainOptions:
     resume: bool = False
     init_from: str | None = None
     force: bool = False
+    normalisation: str = DEFAULT_NORMALISATION
 
     def __post_init__(self) -> None:
         if self.data is None and self.phantoms <= 0:
@@ -62,6 +66,18 @@ class TrainOptions:
         if not 32 <= self.crop_size <= 4096 or self.crop_size % 32:
             raise InputError(f"crop_size must be a multiple of 32 in [32, 4096], "
                              f"found {self.crop_size}")
+        if self.normalisation not in NORMALISATIONS:
+            raise InputError(f"unknown normalisation {self.normalisation!r}: choose one of "
+                             f"{', '.join(NORMALISATIONS)}")
+
+    def learning_rate_at(self, epoch: int) -> float:
+        """Adam rate of ``epoch`` (0-based): constant, or cosine from ``learning_rate`` at epoch 0
+        to ``min_learning_rate`` at the last epoch."""
+        if self.min_learning_rate is None or self.epochs < 2:
+            return self.learning_rate
+        phase = math.cos(math.pi * epoch / (self.epochs - 1))
+        return self.min_learning_rate + 0.5 * (self.learning_rate - self.min_learning_rate) * (
+            1.0 + phase)
 
 
 @dataclass(frozen=True)
@@ -126,15 +142,18 @@ def _load_samples(options: TrainOptions):
     from AngioSegLib.train_data import load_folder_samples, make_phantom_samples
 
     train, val_real, val_phantom = [], [], []
+    method = options.normalisation
     if options.data is not None:
-        train += load_folder_samples(options.data, options.masks, options.split, "train")
+        train += load_folder_samples(options.data, options.masks, options.split, "train", method)
         if options.split is not None:
-            val_real = load_folder_samples(options.data, options.masks, options.split, "val")
+            val_real = load_folder_samples(options.data, options.masks, options.split, "val",
+                                           method)
     if options.phantoms > 0:
-        train += make_phantom_samples(options.phantoms, options.phantom_size, options.seed)
+        train += make_phantom_samples(options.phantoms, options.phantom_size, options.seed,
+                                      method)
         if options.phantom_val > 0:  # other seeds: held-out phantom runs
             val_phantom = make_phantom_samples(
-                options.phantom_val, options.phantom_size, options.seed + 7919
+                options.phantom_val, options.phantom_size, options.seed + 7919, method
             )
     return train, val_real, val_phantom
 
@@ -195,8 +214,6 @@ def train(options: TrainOptions, progress: ProgressCallback = no_progress) -> Tr
         state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
         network.load_state_dict(state["network"])
         optimiser.load_state_dict(state["optimiser"])
-        for group in optimiser.param_groups:  # a resumed run may continue at a new rate
-            group["lr"] = options.learning_rate
         start_epoch, elapsed_s, log, best = (state["epoch"] + 1, state["elapsed_s"],
                                              state["log"], tuple(state["best"]))
         log.setdefault("resumed_with", []).append(
@@ -206,6 +223,9 @@ def train(options: TrainOptions, progress: ProgressCallback = no_progress) -> Tr
         if options.time_limit_s is not None and elapsed_s >= options.time_limit_s:
             break
         started = time.perf_counter()
+        rate = options.learning_rate_at(epoch)
+        for group in optimiser.param_groups:
+            group["lr"] = rate
         augment = make_augmentation(options.crop_size, seed=options.seed * 10_007 + epoch)
         network.train()
         losses = []
@@ -222,7 +242,7 @@ def train(options: TrainOptions, progress: ProgressCallback = no_progress) -> Tr
         val_ph = validation_dice(network, val_phantom)
         elapsed_s += time.perf_counter() - started
         score = val if val_real else (val_ph if val_phantom else -float(np.mean(losses)))
-        entry = {"epoch": epoch + 1, "lr": options.learning_rate,
+        entry = {"epoch": epoch + 1, "lr": rate,
                  "loss": float(np.mean(losses)), "val_dice": val,
                  "phantom_val_dice": val_ph, "elapsed_s": round(elapsed_s, 1)}
         log["epochs"].append(entry)
@@ -231,7 +251,7 @@ def train(options: TrainOptions, progress: ProgressCallback = no_progress) -> Tr
         if score > best[1]:
             best = (epoch + 1, float(score))
             metadata = make_metadata(
-                options.model, input_spacing_mm=None,
+                options.model, input_spacing_mm=None, normalisation=options.normalisation,
                 training={"epoch": epoch + 1, "val_dice": val, "phantom_val_dice": val_ph,
                           "seed": options.seed, "train_time_s": round(elapsed_s, 1)},
             )

@@ -144,3 +144,26 @@ def test_shipped_bundles_pass_the_check():
         metadata = json.loads((MODELS_DIR / name / "configs" / "metadata.json").read_text())
         assert metadata["angioseg"]["training"]["val_dice"] > 0.5
         assert (MODELS_DIR / name / "MODEL_CARD.md").is_file()
+
+
+def test_flattened_normalisation_evens_out_a_dense_background():
+    frame = np.full((256, 256), 3000.0, np.float32)
+    frame[:, 128:] = 1500.0  # a dense region (diaphragm) over the right half
+    frame[120:124, 20:236] -= 400.0  # one vessel of the same attenuation crossing both halves
+    plain = normalise_frame(frame, "percentile-inverted")
+    flat = normalise_frame(frame, "flattened-inverted")
+    left, right = (slice(20, 100), slice(156, 236))
+    contrast = [float(img[122, cols].mean() - img[100, cols].mean())
+                for img in (plain, flat) for cols in (left, right)]
+    assert max(contrast[:2]) < 0.3  # squashed by the dense half and the clipping
+    assert min(contrast[2:]) > 0.4 and abs(contrast[2] - contrast[3]) < 0.05  # same both sides
+    with pytest.raises(ModelError, match="normalisation 'zscore' is not implemented"):
+        normalise_frame(frame, "zscore")
+
+
+def test_bundle_records_its_normalisation(tmp_path):
+    network = build_network("cenet-light").eval()
+    metadata = make_metadata("cenet-light", normalisation="flattened-inverted")
+    loaded = load_bundle(save_bundle(network, tmp_path / "b", metadata))
+    assert loaded.normalisation_name == "flattened-inverted"
+    assert loaded.normalisation["description"].startswith("per frame: frame minus")

@@ -228,7 +228,7 @@ def test_bad_inputs_are_refused(onnx_segmenter):
 def test_foreign_normalisation_is_refused():
     network = build_network("cenet-light")
     foreign = LoadedModel(network, {}, "other", "1", None, {"name": "z-score"})
-    with pytest.raises(ModelError, match="expects input normalisation 'z-score'"):
+    with pytest.raises(ModelError, match="normalisation 'z-score' is not implemented"):
         Segmenter(foreign, backend="torch")
 
 

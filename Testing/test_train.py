@@ -80,3 +80,15 @@ def test_cli_trains_from_an_image_folder(tmp_path):
     log = json.loads((tmp_path / "run" / "train_log.json").read_text())
     assert 0.0 <= log["epochs"][0]["val_dice"] <= 1.0  # scored on the one validation image
     check_bundle(tmp_path / "run" / "bundle")
+
+
+def test_cosine_schedule_runs_from_the_rate_to_the_floor(tmp_path):
+    options = TrainOptions(output=tmp_path, phantoms=2, epochs=5, learning_rate=1e-3,
+                           min_learning_rate=1e-5)
+    rates = [options.learning_rate_at(e) for e in range(5)]
+    assert rates[0] == pytest.approx(1e-3) and rates[-1] == pytest.approx(1e-5)
+    assert rates[2] == pytest.approx(0.5 * (1e-3 + 1e-5))
+    assert all(np.diff(rates) < 0)
+    assert TrainOptions(output=tmp_path, phantoms=2).learning_rate_at(7) == 1e-3
+    with pytest.raises(InputError, match="unknown normalisation 'minmax'"):
+        TrainOptions(output=tmp_path, phantoms=2, normalisation="minmax")

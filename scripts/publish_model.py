@@ -29,9 +29,10 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "xca-train"
 SPLIT = Path(__file__).resolve().parents[1] / "data_splits" / "xca_split.json"
 
 
-def score(network) -> dict:
-    """Validation metrics of ``network`` (real split, real inside FOV, phantoms) and speed."""
-    val = load_folder_samples(DATA, split=SPLIT, subset="val")
+def score(model) -> dict:
+    """Validation metrics of a loaded model (real split, real inside FOV, phantoms) and speed."""
+    network, method = model.network, model.normalisation_name
+    val = load_folder_samples(DATA, split=SPLIT, subset="val", normalisation=method)
     pairs = pair_images(DATA, None, None, read_split(SPLIT, "val"))
     fovs = [read_gray(p.image) > 10 for p in pairs]
     inside = [
@@ -47,7 +48,7 @@ def score(network) -> dict:
         "xca_val_8_images": score_samples(network, val).to_dict(),
         "xca_val_8_images_fov_gt10": mean_scores(inside).to_dict(),
         "phantom_16_frames_256px_seed999": score_samples(
-            network, make_phantom_samples(16, 256, seed=999)
+            network, make_phantom_samples(16, 256, seed=999, normalisation=method)
         ).to_dict(),
         "torch_cpu_s_per_300px_image_2_threads": float(np.median(seconds)),
     }
@@ -55,7 +56,7 @@ def score(network) -> dict:
 
 def main(run: Path, name: str, command: str, write: bool) -> None:
     torch.set_num_threads(2)
-    metrics = score(load_bundle(run / "bundle").network)
+    metrics = score(load_bundle(run / "bundle"))
     print(json.dumps(metrics, indent=1))
     if not write:
         return

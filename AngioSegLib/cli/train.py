@@ -21,7 +21,8 @@ def train(
     steps: int = typer.Option(20, help="Batches per epoch."),
     batch_size: int = typer.Option(4, help="Crops per batch."),
     crop: int = typer.Option(256, help="Random crop size (px, multiple of 32)."),
-    lr: float = typer.Option(1e-3, help="Adam learning rate."),
+    lr: float = typer.Option(1e-3, help="Adam learning rate (the first epoch's, with --min-lr)."),
+    min_lr: float = typer.Option(None, help="Cosine decay of the rate to this at the last epoch."),
     weight_decay: float = typer.Option(1e-5, help="L2 weight decay (paper Eq. 3)."),
     bce_weight: float = typer.Option(0.5, help="Weight of binary cross-entropy added to Dice."),
     seed: int = typer.Option(0, help="Random seed (weights, sampling, augmentation)."),
@@ -30,6 +31,8 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue from the run's checkpoint."),
     init_from: str = typer.Option(None, help="Start from a bundle's weights (name or folder)."),
     force: bool = typer.Option(False, "--force", help="Start over in a non-empty run folder."),
+    normalisation: str = typer.Option("percentile-inverted", help="Network input normalisation: "
+                                      "percentile-inverted or flattened-inverted."),
 ) -> None:
     """Train a vessel segmentation network (Dice + BCE loss, Adam, MONAI augmentation)."""
     from AngioSegLib.cli.progress_bar import stage_progress
@@ -39,10 +42,11 @@ def train(
     options = TrainOptions(
         output=output, model=model, data=data, masks=masks, split=split, phantoms=phantoms,
         phantom_size=phantom_size, phantom_val=phantom_val, epochs=epochs, steps_per_epoch=steps,
-        batch_size=batch_size, crop_size=crop, learning_rate=lr, weight_decay=weight_decay,
+        batch_size=batch_size, crop_size=crop, learning_rate=lr, min_learning_rate=min_lr,
+        weight_decay=weight_decay,
         bce_weight=bce_weight, seed=seed, threads=threads,
         time_limit_s=None if time_limit_min is None else 60.0 * time_limit_min,
-        resume=resume, init_from=init_from, force=force,
+        resume=resume, init_from=init_from, force=force, normalisation=normalisation,
     )
     with stage_progress() as progress:
         result = run_training(options, progress)

@@ -8,16 +8,17 @@ from AngioSegLib.model.bundle import (
     check_bundle,
     load_bundle,
     make_metadata,
-    normalise_frame,
     resolve_bundle,
     save_bundle,
 )
 from AngioSegLib.model.cenet import build_network
+from AngioSegLib.model.normalise import NORMALISATIONS, normalise_frame
 
 __all__ = [
     "DEFAULT_MODEL",
     "MODELS_DIR",
     "MODEL_NAMES",
+    "NORMALISATIONS",
     "LoadedModel",
     "build_network",
     "check_bundle",

@@ -5,8 +5,8 @@ it small) + ``MODEL_CARD.md``. The metadata follows MONAI's bundle specification
 ``network_data_format`` with the input and output contract...) and adds an ``angioseg`` section:
 the architecture name, the input normalisation and the pixel spacing the network was trained at.
 
-The input contract is :func:`normalise_frame`, the one function that training and inference both
-use to turn a frame into network input.
+The input contract is :func:`~AngioSegLib.model.normalise.normalise_frame` with the normalisation
+the bundle names, the one function that training and inference both use.
 """
 
 from __future__ import annotations
@@ -18,40 +18,17 @@ from pathlib import Path
 
 import numpy as np
 
-from AngioSegLib.errors import InputError, ModelError
+from AngioSegLib.errors import ModelError
+from AngioSegLib.model.normalise import (
+    DEFAULT_NORMALISATION,
+    normalisation_record,
+)
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 MODEL_NAMES = ("cenet-r34", "cenet-light")
 DEFAULT_MODEL = "cenet-light"  # trained weights ship for this one (see its MODEL_CARD.md)
 METADATA_FILE = Path("configs") / "metadata.json"
 WEIGHTS_FILE = Path("models") / "model.pt"
-
-NORMALISATION = {
-    "name": "percentile-inverted",
-    "description": "per frame: float, scaled so the 1st percentile is 1 and the 99th is 0, "
-                   "clipped to [0, 1] (inverted: contrast-filled vessels are bright)",
-    "low_percentile": 1.0,
-    "high_percentile": 99.0,
-    "inverted": True,
-}
-
-
-def normalise_frame(frame: np.ndarray) -> np.ndarray:
-    """Network input of one frame (H, W) of any numeric type: float32 in [0, 1], vessels bright.
-
-    Grey levels are mapped linearly so the 1st percentile becomes 1 and the 99th becomes 0 (X-ray
-    contrast is dark), then clipped; a flat frame gives zeros.
-    """
-    image = np.asarray(frame, dtype=np.float32)
-    if image.ndim != 2:
-        raise InputError(f"normalise_frame expects one (H, W) frame, found shape {image.shape}")
-    low, high = np.percentile(
-        image, (NORMALISATION["low_percentile"], NORMALISATION["high_percentile"])
-    )
-    if high <= low:
-        return np.zeros_like(image)
-    return np.clip((high - image) / (high - low), 0.0, 1.0).astype(np.float32, copy=False)
-
 
 @dataclass(frozen=True)
 class LoadedModel:
@@ -65,6 +42,11 @@ class LoadedModel:
     normalisation: dict
     path: Path | None = None
 
+    @property
+    def normalisation_name(self) -> str:
+        """The input normalisation the network expects (the default when none is declared)."""
+        return (self.normalisation or {}).get("name", DEFAULT_NORMALISATION)
+
 
 def make_metadata(
     name: str,
@@ -72,6 +54,7 @@ def make_metadata(
     description: str = "",
     input_spacing_mm: float | None = None,
     training: dict | None = None,
+    normalisation: str = DEFAULT_NORMALISATION,
 ) -> dict:
     """MONAI-style metadata of a ``name`` bundle (see the module docstring)."""
     import monai
@@ -108,7 +91,7 @@ def make_metadata(
         "angioseg": {
             "name": name,
             "architecture": name,
-            "normalisation": dict(NORMALISATION),
+            "normalisation": normalisation_record(normalisation),
             "input_spacing_mm": input_spacing_mm,
             "training": training or {},
         },
@@ -182,7 +165,7 @@ def load_bundle(model: str | os.PathLike[str]) -> LoadedModel:
         name=section.get("name", folder.name),
         version=str(metadata.get("version", "0")),
         input_spacing_mm=None if spacing is None else float(spacing),
-        normalisation=section.get("normalisation", dict(NORMALISATION)),
+        normalisation=section.get("normalisation") or normalisation_record(DEFAULT_NORMALISATION),
         path=folder,
     )
 
