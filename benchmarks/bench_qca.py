@@ -19,7 +19,8 @@ row measures the phantom's 6 F catheter ("along" mode, two points 4 mm apart on 
 frame.
 
     .venv/bin/python benchmarks/bench_qca.py [--seeds 8] [--spacings 0.15 0.2 0.3]
-        [--probabilities-from mask blurred] [--size 384]
+        [--probabilities-from mask blurred model] [--size 384] [--diameter-method integral]
+        [--model cenet-light]
 """
 
 from __future__ import annotations
@@ -110,10 +111,10 @@ def _catheter_error(run, spacing) -> float | None:
     return 100.0 * (calibration.mm_per_pixel / spacing - 1.0)
 
 
-def _evaluate(source, seeds, spacings, size, segmenter):
+def _evaluate(source, seeds, spacings, size, segmenter, method):
     from AngioSegLib.qca import QcaOptions, list_stenoses, measure_segments
 
-    options = QcaOptions()
+    options = QcaOptions(diameter_method=method)
     rows = {"mld": [], "ds": [], "rvd": [], "length": [], "found": 0, "planted": 0, "fp": 0,
             "seconds": [], "catheter": [], "mld_plain": [], "ds_plain": [], "rvd_plain": []}
     for seed in seeds:
@@ -170,22 +171,25 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=384)
     parser.add_argument("--probabilities-from", nargs="+", default=["mask", "blurred"],
                         choices=["mask", "blurred", "model"], dest="sources")
+    parser.add_argument("--diameter-method", default="integral", choices=["integral", "iso"])
+    parser.add_argument("--model", default=None, help="model name or bundle (default: shipped)")
     args = parser.parse_args()
     segmenter = None
     if "model" in args.sources:
         from AngioSegLib.segment import Segmenter
 
-        segmenter = Segmenter()
+        segmenter = Segmenter(args.model)
     seeds = range(args.seeds)
     print(f"QCA on {args.seeds} seeds × spacings {args.spacings} mm/pixel, {args.size}² px, "
-          "2 planted lesions each (30–80 %DS, 4–8 mm); errors = measured − true, mean ± SD")
+          "2 planted lesions each (30–80 %DS, 4–8 mm); errors = measured − true, mean ± SD; "
+          f"diameters: {args.diameter_method}")
     header = (f"{'probabilities':<14}{'found':>8}{'MLD error (mm)':>34}{'%DS error (points)':>34}"
               f"{'RVD error (mm)':>34}{'length error (%)':>34}{'FP':>5}{'s/frame':>9}")
     print(header)
     print("-" * len(header))
     catheter = []
     for source in args.sources:
-        rows = _evaluate(source, seeds, args.spacings, args.size, segmenter)
+        rows = _evaluate(source, seeds, args.spacings, args.size, segmenter, args.diameter_method)
         catheter += rows["catheter"]
         print(f"{source:<14}{rows['found']:>4}/{rows['planted']:<3}{_stats(rows['mld']):>34}"
               f"{_stats(rows['ds']):>34}{_stats(rows['rvd']):>34}{_stats(rows['length']):>34}"
