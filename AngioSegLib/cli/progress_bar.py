@@ -1,4 +1,4 @@
-"""A rich progress bar that shows each pipeline stage with its frames and frames/s."""
+"""A rich progress bar that shows each stage with its items and their rate (frames/s, steps/s)."""
 
 from __future__ import annotations
 
@@ -20,13 +20,16 @@ from rich.text import Text
 
 from AngioSegLib.progress import Progress, ProgressCallback
 
+STAGE_UNITS = {"train": "steps", "validate": "epochs"}  # every other stage counts frames
+
 
 class _RateColumn(ProgressColumn):
-    """Items per second of a task, e.g. '3.2 frames/s'."""
+    """Items per second of a task in its unit, e.g. '3.2 frames/s'."""
 
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text(f"{speed:5.1f} frames/s" if speed else "", style="cyan")
+        unit = task.fields.get("unit", "frames")
+        return Text(f"{speed:5.1f} {unit}/s" if speed else "", style="cyan")
 
 
 @contextmanager
@@ -47,7 +50,8 @@ def stage_progress(quiet: bool = False) -> Iterator[ProgressCallback]:
 
     def update(event: Progress) -> None:
         if event.stage not in tasks:
-            tasks[event.stage] = bar.add_task(event.stage, total=event.total)
+            tasks[event.stage] = bar.add_task(
+                event.stage, total=event.total, unit=STAGE_UNITS.get(event.stage, "frames"))
         bar.update(tasks[event.stage], completed=event.done, total=event.total)
 
     with bar:
