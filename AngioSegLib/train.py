@@ -5,8 +5,11 @@ batch) plus ``bce_weight`` × binary cross-entropy, with L2 weight decay in Adam
 ``steps_per_epoch`` batches of random augmented crops drawn from the training samples (real
 images and phantom frames), then scores Dice on the validation images at full size. A checkpoint
 is written after every epoch; ``resume`` continues from it (bit for bit given the same options;
-the learning rate and epoch count may change). The best epoch by validation Dice is written as a
-bundle ``<output>/bundle``, and a JSON log of every epoch as ``<output>/train_log.json``.
+the learning rate and epoch count may change). The learning rate is constant or follows a cosine
+decay over the epochs. The best epoch by validation Dice is written as a bundle
+``<output>/bundle``, the network as it is when training stops as ``<output>/last`` (free of
+selection on the validation images), and a JSON log of every epoch as
+``<output>/train_log.json``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from AngioSegLib.progress import ProgressCallback, no_progress
 CHECKPOINT = "checkpoint.pt"
 LOG = "train_log.json"
 BUNDLE = "bundle"
+LAST_BUNDLE = "last"
 
 
 @dataclass(frozen=True)
@@ -82,13 +86,15 @@ class TrainOptions:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """Where the bundle and log are, the best epoch and its validation Dice, and the time (s)."""
+    """Where the bundles (best epoch, last epoch) and log are, the best epoch and its validation
+    Dice, and the training time (s)."""
 
     bundle: Path
     log: Path
     best_epoch: int
     best_val_dice: float
     train_time_s: float
+    last_bundle: Path
 
 
 def _loss_function(bce_weight: float):
@@ -187,7 +193,6 @@ def train(options: TrainOptions, progress: ProgressCallback = no_progress) -> Tr
     import torch
     from monai.utils import set_determinism
 
-    from AngioSegLib.model import make_metadata, save_bundle
     from AngioSegLib.progress import Progress
     from AngioSegLib.train_data import batch_samples, make_augmentation
 
@@ -250,16 +255,27 @@ def train(options: TrainOptions, progress: ProgressCallback = no_progress) -> Tr
                           f"val Dice {val:.4f}, phantom Dice {val_ph:.4f}"))
         if score > best[1]:
             best = (epoch + 1, float(score))
-            metadata = make_metadata(
-                options.model, input_spacing_mm=None, normalisation=options.normalisation,
-                training={"epoch": epoch + 1, "val_dice": val, "phantom_val_dice": val_ph,
-                          "seed": options.seed, "train_time_s": round(elapsed_s, 1)},
-            )
-            save_bundle(network, output / BUNDLE, metadata, force=True)
+            _write_bundle(network, output / BUNDLE, options, entry, "best validation Dice")
         log["best_epoch"], log["best_score"], log["train_time_s"] = best[0], best[1], elapsed_s
         _write_json(output / LOG, log)
         _save_checkpoint(checkpoint_path, network, optimiser, epoch, elapsed_s, log, best)
-    return TrainResult(output / BUNDLE, output / LOG, best[0], best[1], elapsed_s)
+    if log["epochs"]:
+        _write_bundle(network, output / LAST_BUNDLE, options, log["epochs"][-1], "last epoch")
+    return TrainResult(output / BUNDLE, output / LOG, best[0], best[1], elapsed_s,
+                       output / LAST_BUNDLE)
+
+
+def _write_bundle(network, folder: Path, options: TrainOptions, entry: dict,
+                  selection: str) -> None:
+    """Save ``network`` as a bundle whose metadata records the epoch ``entry`` it comes from."""
+    from AngioSegLib.model import make_metadata, save_bundle
+
+    training = {"epoch": entry["epoch"], "val_dice": entry["val_dice"],
+                "phantom_val_dice": entry["phantom_val_dice"], "seed": options.seed,
+                "train_time_s": entry["elapsed_s"], "selection": selection}
+    metadata = make_metadata(options.model, input_spacing_mm=None,
+                             normalisation=options.normalisation, training=training)
+    save_bundle(network, folder, metadata, force=True)
 
 
 def _save_checkpoint(path: Path, network, optimiser, epoch, elapsed_s, log, best) -> None:

@@ -22,7 +22,7 @@ torch.set_num_threads(2)
 def test_training_on_phantoms_raises_dice(tmp_path):
     options = TrainOptions(
         output=tmp_path / "run", model="cenet-light", phantoms=8, phantom_size=96,
-        phantom_val=0, epochs=4, steps_per_epoch=8, batch_size=4, crop_size=64,
+        phantom_val=0, epochs=6, steps_per_epoch=8, batch_size=4, crop_size=64,
         learning_rate=3e-3, seed=0,
     )
     held_out = make_phantom_samples(4, 96, seed=123)  # runs never seen in training
@@ -32,7 +32,7 @@ def test_training_on_phantoms_raises_dice(tmp_path):
     after = validation_dice(check_bundle(result.bundle).network, held_out)
     assert after > before + 0.2, (before, after)
     log = json.loads(result.log.read_text())
-    assert [e["epoch"] for e in log["epochs"]] == list(range(1, 5))
+    assert [e["epoch"] for e in log["epochs"]] == list(range(1, 7))
     assert log["epochs"][-1]["loss"] < log["epochs"][0]["loss"]
 
 
@@ -80,6 +80,8 @@ def test_cli_trains_from_an_image_folder(tmp_path):
     log = json.loads((tmp_path / "run" / "train_log.json").read_text())
     assert 0.0 <= log["epochs"][0]["val_dice"] <= 1.0  # scored on the one validation image
     check_bundle(tmp_path / "run" / "bundle")
+    last = check_bundle(tmp_path / "run" / "last")
+    assert last.metadata["angioseg"]["training"]["selection"] == "last epoch"
 
 
 def test_cosine_schedule_runs_from_the_rate_to_the_floor(tmp_path):

@@ -1,6 +1,9 @@
 """Score a trained run's bundle and copy it into AngioSegLib/models/NAME with its metrics.
 
-Usage: python scripts/publish_model.py runs/light cenet-light "<training command>" [--write]
+Usage: python scripts/publish_model.py runs/light/last cenet-light "<training command>" [--write]
+
+The bundle is a run's ``bundle`` (best epoch) or ``last`` (last epoch) folder; the run's
+``train_log.json`` is read from the folder above it.
 
 Scores on the validation list of data_splits/xca_split.json (whole image and inside the field of
 view, raw grey > 10) and on 16 fresh phantom frames (seed 999); prints the metrics as JSON. With
@@ -54,24 +57,25 @@ def score(model) -> dict:
     }
 
 
-def main(run: Path, name: str, command: str, write: bool) -> None:
+def main(bundle: Path, name: str, command: str, write: bool) -> None:
     torch.set_num_threads(2)
-    metrics = score(load_bundle(run / "bundle"))
+    metrics = score(load_bundle(bundle))
     print(json.dumps(metrics, indent=1))
     if not write:
         return
-    log = json.loads((run / "train_log.json").read_text())
+    log = json.loads((bundle.parent / "train_log.json").read_text())
     target = MODELS_DIR / name
     card = target / "MODEL_CARD.md"
     card_text = card.read_text() if card.exists() else None
     shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(run / "bundle", target)
+    shutil.copytree(bundle, target)
     if card_text is not None:
         card.write_text(card_text)
     meta_path = target / "configs" / "metadata.json"
     meta = json.loads(meta_path.read_text())
     meta["angioseg"]["training"].update({
-        "metrics": metrics, "best_epoch": log["best_epoch"], "epochs_run": len(log["epochs"]),
+        "metrics": metrics, "best_epoch_by_val_dice": log["best_epoch"],
+        "epochs_run": len(log["epochs"]),
         "train_time_s": round(log["train_time_s"], 1), "hardware": log["hardware"],
         "command": command,
     })

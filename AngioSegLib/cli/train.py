@@ -51,7 +51,8 @@ def train(
     with stage_progress() as progress:
         result = run_training(options, progress)
     typer.echo(f"best epoch {result.best_epoch}: validation Dice {result.best_val_dice:.4f}; "
-               f"bundle {result.bundle}, log {result.log} ({result.train_time_s / 60:.1f} min)")
+               f"bundle {result.bundle}, last epoch {result.last_bundle}, log {result.log} "
+               f"({result.train_time_s / 60:.1f} min)")
 
 
 def register(app: typer.Typer) -> None:
