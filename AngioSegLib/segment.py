@@ -9,9 +9,8 @@ back to the frame and passed through a sigmoid, so the output has the input's (T
 Frames are decoded, run and released one batch at a time (a lazy 200-frame run never sits in
 memory whole). Device choice: CUDA, then MPS, then CPU for ``"auto"``; an explicit device that is
 missing raises :class:`~AngioSegLib.errors.DeviceError` (never a silent fallback). On the CPU the
-network runs through whichever of ONNX Runtime and PyTorch (channels-last) is faster for its
-architecture (:data:`CPU_BACKEND`; int8 QDQ always through ONNX Runtime); on a GPU through PyTorch
-with bf16/fp16 autocast and channels-last memory.
+network runs through ONNX Runtime (fp32, or int8 QDQ on request); on a GPU through PyTorch with
+bf16/fp16 autocast and channels-last memory.
 """
 
 from __future__ import annotations
@@ -34,10 +33,6 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 PAD_MULTIPLE = 32
 GPU_BATCH = 8
 CPU_BATCH = 1
-# Faster CPU backend per architecture, fp32, measured side by side by benchmarks/bench_inference.py
-# (512², 2-core x86-64): light torch channels-last 105 ms vs ONNX Runtime 136 ms; ResNet-34
-# ONNX Runtime 487 ms vs torch channels-last 719 ms. Other architectures: ONNX Runtime.
-CPU_BACKEND = {"cenet-light": "torch", "cenet-r34": "onnx"}
 
 
 @dataclass(frozen=True)
@@ -124,21 +119,12 @@ def _device_name(device: str) -> str:
     return f"{device} {torch.cuda.get_device_name(torch.device(device))}"
 
 
-def _choose_backend(backend: str, device: str, precision: str, architecture: str) -> str:
-    """The backend to run: the requested one, or for "auto" PyTorch on a GPU and on the CPU the
-    faster one for ``architecture`` (:data:`CPU_BACKEND`; ONNX Runtime for int8)."""
+def _choose_backend(backend: str, device: str) -> str:
     if backend != "auto":
         if backend == "onnx" and device == "mps":
             raise InputError("the ONNX backend does not run on 'mps'; use backend 'torch'")
         return backend
-    if device != "cpu":
-        return "torch"
-    return "onnx" if precision == "int8" else CPU_BACKEND.get(architecture, "onnx")
-
-
-def _architecture(model) -> str:
-    """The network architecture of a loaded model (its name when the metadata has none)."""
-    return (model.metadata or {}).get("angioseg", {}).get("architecture", model.name)
+    return "onnx" if device == "cpu" else "torch"
 
 
 def _choose_precision(precision: str, device: str, backend: str) -> str:
@@ -253,13 +239,12 @@ class Segmenter:
             look_up_option(key, tuple(sorted(names)), "segmenter option")
         self.options = replace(options or InferenceOptions(), **overrides)
         self.device = resolve_device(self.options.device)  # fail fast, before loading weights
-        self.model = _load_model(model)
-        _check_normalisation(self.model)
-        self.backend = _choose_backend(self.options.backend, self.device, self.options.precision,
-                                       _architecture(self.model))
+        self.backend = _choose_backend(self.options.backend, self.device)
         self.precision = _choose_precision(self.options.precision, self.device, self.backend)
         on_cpu = self.device == "cpu"
         self.batch_size = self.options.batch_size or (CPU_BATCH if on_cpu else GPU_BATCH)
+        self.model = _load_model(model)
+        _check_normalisation(self.model)
         self.model_name = self.model.name
         self.model_version = str(self.model.version)
         self.onnx_path: Path | None = None

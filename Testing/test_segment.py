@@ -186,14 +186,6 @@ def test_auto_device_is_reported(model, cache_dir):
         assert segmenter.backend == "onnx" and segmenter.precision == "fp32"
 
 
-def test_cpu_backend_follows_the_architecture(cache_dir):
-    light = Segmenter("cenet-light", device="cpu", cache_dir=cache_dir)
-    assert (light.backend, light.precision) == ("torch", "fp32")  # faster for the light network
-    assert light.device_label == "cpu (torch fp32)"
-    int8 = Segmenter("cenet-light", device="cpu", precision="int8", cache_dir=cache_dir)
-    assert int8.backend == "onnx"
-
-
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_cuda_without_cuda_raises_device_error(model):
     with pytest.raises(DeviceError, match="device 'cuda' was requested but PyTorch .*install a "
