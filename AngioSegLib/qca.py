@@ -27,7 +27,9 @@ Vocabulary as in CAAS QCA / QAngio XA. For each centerline segment (see :mod:`.c
 * tortuosity = arc length / chord.
 
 A segment has a reference when at least ``min_reference_diameters`` × RVD of healthy vessel lies
-on one side of the lesion; stenoses are listed when %DS ≥ ``min_stenosis_percent``.
+on one side of the lesion; stenoses are listed when %DS ≥ ``min_stenosis_percent``. A long
+segment may hold several lesions: :func:`analyze_lesions` looks for up to ``max_lesions``, each
+outside the stretches of those already found; the segment's own MLD, RVD and %DS are the first's.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ __all__ = [
     "QcaOptions",
     "SegmentMeasures",
     "Stenosis",
+    "analyze_lesions",
     "analyze_profile",
     "list_stenoses",
     "measure_segments",
@@ -68,6 +71,7 @@ class QcaOptions:
     junction_trim_diameters: float = 0.0
     lesion_threshold: float = 0.2
     min_stenosis_percent: float = 20.0
+    max_lesions: int = 3
     min_reference_diameters: float = 1.0
     reference_window_diameters: float = 4.0
 
@@ -82,6 +86,8 @@ class QcaOptions:
                 "level and lesion_threshold must be between 0 and 1, found "
                 f"{self.level} and {self.lesion_threshold}"
             )
+        if self.max_lesions < 1:
+            raise InputError(f"max_lesions must be 1 or more, found {self.max_lesions}")
         if min(self.profile_sigma_mm, self.spur_factor, self.min_branch_mm,
                self.end_trim_diameters, self.junction_trim_diameters,
                self.min_reference_diameters) < 0:
@@ -178,12 +184,14 @@ def _fit_reference(s, d, envelope, i_min, options) -> tuple[np.ndarray, str]:
 
 
 def analyze_profile(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarray,
-                    options: QcaOptions = DEFAULT_OPTIONS) -> ProfileAnalysis:
+                    options: QcaOptions = DEFAULT_OPTIONS,
+                    exclude: np.ndarray | None = None) -> ProfileAnalysis:
     """MLD, interpolated reference, RVD and lesion of one smoothed diameter profile.
 
     ``distance`` (N,) arc positions, ``diameter`` (N,) the profile, ``valid`` (N,) where it may be
     analysed (ends trimmed, finite). Same unit in and out. The lesion is where the profile is
-    narrowest relative to its local upper envelope (see the module docstring).
+    narrowest relative to its local upper envelope (see the module docstring), outside
+    ``exclude`` (N,) (lesions already found; they still count for the envelope and reference).
     """
     reference = np.full(len(distance), np.nan)
     index = np.flatnonzero(valid & np.isfinite(diameter))
@@ -197,7 +205,12 @@ def analyze_profile(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarra
     index, s, d, envelope = index[flat], s[flat], d[flat], envelope[flat]
     if len(index) < 5:
         return ProfileAnalysis(reference, None, None, None, None, None, "none")
-    i_min = int(np.argmin(d / np.maximum(envelope, 1e-9)))
+    ratio_to_envelope = d / np.maximum(envelope, 1e-9)
+    if exclude is not None:
+        ratio_to_envelope[exclude[index]] = np.inf
+        if not np.isfinite(ratio_to_envelope).any():
+            return ProfileAnalysis(reference, None, None, None, None, None, "none")
+    i_min = int(np.argmin(ratio_to_envelope))
     fit, method = _fit_reference(s, d, envelope, i_min, options)
     reference[index] = fit
     limit = 1.0 - options.lesion_threshold
@@ -214,6 +227,32 @@ def analyze_profile(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarra
         start = _crossing(s, ratio, i_min, -1, limit)
         end = _crossing(s, ratio, i_min, +1, limit)
     return ProfileAnalysis(reference, mld, int(index[i_min]), rvd, start, end, method)
+
+
+def analyze_lesions(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarray,
+                    options: QcaOptions = DEFAULT_OPTIONS) -> tuple[ProfileAnalysis, ...]:
+    """Up to ``max_lesions`` lesions of one profile, the narrowest (relative to the envelope)
+    first: after each, its stretch (± half its RVD, or ± one RVD around a point MLD) is excluded
+    and the next narrowing of at least ``min_stenosis_percent`` %DS is sought. The first is
+    always returned, even when it is no stenosis (it carries the segment's MLD)."""
+    found = [analyze_profile(distance, diameter, valid, options)]
+    exclude = np.zeros(len(distance), bool)
+    while len(found) < options.max_lesions:
+        last = found[-1]
+        if last.mld_index is None or last.rvd is None:
+            break
+        if last.lesion_start is not None:
+            lo, hi = last.lesion_start - 0.5 * last.rvd, last.lesion_end + 0.5 * last.rvd
+        else:
+            centre = distance[last.mld_index]
+            lo, hi = centre - last.rvd, centre + last.rvd
+        exclude |= (distance >= lo) & (distance <= hi)
+        candidate = analyze_profile(distance, diameter, valid, options, exclude)
+        severity = candidate.percent_diameter_stenosis
+        if severity is None or severity < options.min_stenosis_percent:
+            break
+        found.append(candidate)
+    return tuple(found)
 
 
 @dataclass(frozen=True, eq=False)
@@ -245,6 +284,7 @@ class SegmentMeasures:
     diameter: np.ndarray  # (N,) smoothed diameter, NaN where not measurable
     reference_diameter: np.ndarray  # (N,) interpolated reference, NaN outside the analysed part
     points_rc: np.ndarray  # (N, 2) centerline in pixels
+    lesions: tuple[ProfileAnalysis, ...] = ()  # every lesion found, the one above first
 
     @property
     def has_reference(self) -> bool:
@@ -316,7 +356,8 @@ def _measure_segment(probability, centerline: CenterlineSegment, frame: int, sca
     for junction_px in centerline.junction_arc_px:
         valid &= np.abs(distance - junction_px * scale) >= (
             options.junction_trim_diameters * typical)
-    profile = analyze_profile(distance, diameter, valid, options)
+    lesions = analyze_lesions(distance, diameter, valid, options)
+    profile = lesions[0]
     pos = float(distance[profile.mld_index]) if profile.mld_index is not None else None
     return SegmentMeasures(
         segment_id=centerline.index,
@@ -343,6 +384,7 @@ def _measure_segment(probability, centerline: CenterlineSegment, frame: int, sca
         diameter=diameter,
         reference_diameter=profile.reference,
         points_rc=centerline.points_rc,
+        lesions=lesions,
     )
 
 
@@ -366,26 +408,34 @@ def measure_segments(probability: np.ndarray, mask: np.ndarray, scale: float, un
 
 def list_stenoses(segments: tuple[SegmentMeasures, ...], options: QcaOptions = DEFAULT_OPTIONS
                   ) -> tuple[Stenosis, ...]:
-    """Lesions with a proximal and a distal reference and %DS ≥ ``min_stenosis_percent``, most
-    severe first. One-sided references (a lesion at a segment end) are measured but not listed:
-    there the narrowing cannot be told from taper, ostium or a vessel leaving the frame."""
+    """Lesions (up to ``max_lesions`` per segment) with a proximal and a distal reference and
+    %DS ≥ ``min_stenosis_percent``, most severe first. One-sided references (a lesion at a
+    segment end) are measured but not listed: there the narrowing cannot be told from taper,
+    ostium or a vessel leaving the frame."""
     listed = [
-        Stenosis(
-            segment_id=m.segment_id,
-            segment_label=m.segment_label,
-            frame=m.frame,
-            percent_diameter_stenosis=m.percent_diameter_stenosis,
-            percent_area_stenosis=m.percent_area_stenosis,
-            mld=m.mld,
-            rvd=m.rvd,
-            lesion_length=m.lesion_length,
-            mld_position=m.mld_position,
-            position_rc=m.mld_rc,
-            reference_method=m.reference_method,
-            unit=m.unit,
-        )
+        _stenosis(m, lesion)
         for m in segments
-        if m.reference_method == INTERPOLATED and m.percent_diameter_stenosis is not None
-        and m.percent_diameter_stenosis >= options.min_stenosis_percent
+        for lesion in m.lesions
+        if lesion.reference_method == INTERPOLATED and lesion.percent_diameter_stenosis is not None
+        and lesion.percent_diameter_stenosis >= options.min_stenosis_percent
     ]
     return tuple(sorted(listed, key=lambda s: -s.percent_diameter_stenosis))
+
+
+def _stenosis(segment: SegmentMeasures, lesion: ProfileAnalysis) -> Stenosis:
+    """The listed form of one ``lesion`` of ``segment``."""
+    i = lesion.mld_index
+    return Stenosis(
+        segment_id=segment.segment_id,
+        segment_label=segment.segment_label,
+        frame=segment.frame,
+        percent_diameter_stenosis=lesion.percent_diameter_stenosis,
+        percent_area_stenosis=lesion.percent_area_stenosis,
+        mld=lesion.mld,
+        rvd=lesion.rvd,
+        lesion_length=lesion.lesion_length,
+        mld_position=float(segment.distance[i]),
+        position_rc=(float(segment.points_rc[i, 0]), float(segment.points_rc[i, 1])),
+        reference_method=lesion.reference_method,
+        unit=segment.unit,
+    )

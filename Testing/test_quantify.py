@@ -14,7 +14,7 @@ from scipy.spatial import cKDTree
 
 from AngioSegLib.cine import Calibration, CalibrationSource, CineRun
 from AngioSegLib.errors import InputError, OutputExistsError
-from AngioSegLib.qca import QcaOptions, analyze_profile, measure_segments
+from AngioSegLib.qca import QcaOptions, analyze_profile, list_stenoses, measure_segments
 from AngioSegLib.quantify import analyze_run, filling_curve
 
 SUPERSAMPLE = 4
@@ -149,6 +149,30 @@ def test_stenosed_tube_gives_mld_and_percent_stenosis(percent, mm_per_pixel):
     expected_lesion = lesion_mm * np.arccos(2 * 0.2 / (percent / 100) - 1) / np.pi
     assert segment.lesion_length == pytest.approx(expected_lesion, abs=1.2)
     assert segment.reference_method.startswith("interpolated")
+
+
+def test_two_lesions_on_one_vessel_are_both_listed():
+    """A 50 % and a 70 % narrowing 20 mm apart on one tube: two stenoses, most severe first."""
+    mm_per_pixel, length_mm = 0.2, 50.0
+    points = straight_line((0, 0), 10.0, length_mm / mm_per_pixel, step=0.1)
+    s = np.linspace(0.0, length_mm, len(points))
+    narrowing = np.zeros_like(s)
+    for centre_mm, percent in ((15.0, 50), (35.0, 70)):
+        x = np.clip((s - centre_mm) / 5.0, -0.5, 0.5)
+        narrowing += percent / 100 * 0.5 * (1 + np.cos(2 * np.pi * x))
+    size = int(length_mm / mm_per_pixel) + 24
+    mask, probability = render_tube((size, size), points + size / 2, 3.0 * (1 - narrowing) / 2
+                                    / mm_per_pixel)
+    segments = measure_segments(probability, mask, mm_per_pixel, "mm")
+    stenoses = list_stenoses(segments)
+    assert [round(x.percent_diameter_stenosis / 10) for x in stenoses] == [7, 5]
+    assert all(x.segment_id == main_segment(segments).segment_id for x in stenoses)
+    positions = sorted(x.mld_position for x in stenoses)
+    assert positions[1] - positions[0] == pytest.approx(20.0, abs=1.0)
+    single = list_stenoses(measure_segments(probability, mask, mm_per_pixel, "mm",
+                                            options=QcaOptions(max_lesions=1)),
+                           QcaOptions(max_lesions=1))
+    assert len(single) == 1 and single[0].percent_diameter_stenosis > 60
 
 
 def test_profile_reference_follows_the_taper():
