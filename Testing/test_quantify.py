@@ -193,6 +193,8 @@ def test_options_are_checked():
         QcaOptions(diameter_method="fwhm")
     with pytest.raises(InputError, match="lesion_threshold must be between 0 and 1"):
         QcaOptions(lesion_threshold=1.5)
+    with pytest.raises(InputError, match="max_lesions must be 1 or more"):
+        QcaOptions(max_lesions=0)
 
 
 # --- phantoms with planted stenoses --------------------------------------------------------
