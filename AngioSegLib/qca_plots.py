@@ -34,7 +34,8 @@ def _png(figure, path: str | Path | None, force: bool) -> bytes:
 
 def plot_diameter_profile(segment: SegmentMeasures, analysis: RunAnalysis | None = None,
                           path: str | Path | None = None, force: bool = False) -> bytes:
-    """Diameter along ``segment`` with its interpolated reference, MLD, RVD and lesion marked."""
+    """Diameter along ``segment`` with its interpolated reference, MLD, RVD and lesion marked
+    (further lesions of the segment: their stretch and MLD with its %DS)."""
     unit = segment.unit
     figure, axes = plt.subplots(figsize=(7.0, 3.2))
     axes.plot(segment.distance, segment.diameter, color="#1f6feb", label="diameter")
@@ -49,6 +50,13 @@ def plot_diameter_profile(segment: SegmentMeasures, analysis: RunAnalysis | None
     if segment.rvd is not None and segment.mld_position is not None:
         axes.plot([segment.mld_position], [segment.rvd], "o", color="#57606a",
                   label=f"RVD {segment.rvd:.2f} {unit}")
+    for lesion in segment.lesions[1:]:  # further lesions of this segment
+        at = float(segment.distance[lesion.mld_index])
+        if lesion.lesion_start is not None:
+            axes.axvspan(lesion.lesion_start, lesion.lesion_end, color="#d4a72c", alpha=0.25)
+        axes.plot([at], [lesion.mld], "v", color="#cf222e")
+        axes.annotate(f"{lesion.percent_diameter_stenosis:.0f} %DS", (at, lesion.mld),
+                      textcoords="offset points", xytext=(0, -12), ha="center", fontsize=7)
     title = f"Segment {segment.segment_label}, frame {segment.frame}"
     if segment.percent_diameter_stenosis is not None:
         title += (f": {segment.percent_diameter_stenosis:.0f} %DS, "

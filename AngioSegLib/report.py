@@ -154,8 +154,9 @@ def _analysis_html(result: Result) -> str:
         if rows else "<p>No stenosis of 20 % diameter or more was found.</p>"
     )
     plots = [plot_filling_curve(analysis)]
-    for stenosis in analysis.stenoses[:3]:
-        plots.append(plot_diameter_profile(analysis.segment(stenosis.segment_id), analysis))
+    most_severe = dict.fromkeys(s.segment_id for s in analysis.stenoses)  # one plot a segment
+    for segment_id in list(most_severe)[:3]:
+        plots.append(plot_diameter_profile(analysis.segment(segment_id), analysis))
     images = "".join(f'<img alt="plot" src="{png_data_uri(p)}">' for p in plots)
     parts.append(f'<h2>Plots</h2><div class="plots">{images}</div>')
     return "".join(parts)
