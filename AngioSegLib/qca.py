@@ -127,6 +127,13 @@ class ProfileAnalysis:
             return None
         return float(self.lesion_end - self.lesion_start)
 
+    def measures(self) -> dict:
+        """The lesion's scalar measures, by the field names that segments and stenoses share."""
+        return {"mld": self.mld, "rvd": self.rvd,
+                "percent_diameter_stenosis": self.percent_diameter_stenosis,
+                "percent_area_stenosis": self.percent_area_stenosis,
+                "lesion_length": self.lesion_length, "reference_method": self.reference_method}
+
 
 def _crossing(s: np.ndarray, ratio: np.ndarray, i: int, step: int, limit: float) -> float:
     """Arc position where ``ratio`` rises back above ``limit`` walking from ``i`` by ``step``."""
@@ -368,16 +375,11 @@ def _measure_segment(probability, centerline: CenterlineSegment, frame: int, sca
         length=float(distance[-1]),
         mean_diameter=float(np.nanmean(diameter[valid])) if np.isfinite(diameter[valid]).any()
         else None,
-        mld=profile.mld,
         mld_position=pos,
-        rvd=profile.rvd,
-        percent_diameter_stenosis=profile.percent_diameter_stenosis,
-        percent_area_stenosis=profile.percent_area_stenosis,
-        lesion_length=profile.lesion_length,
         lesion_start=profile.lesion_start,
         lesion_end=profile.lesion_end,
         tortuosity=float(centerline.length_px / max(centerline.chord_px, 1e-9)),
-        reference_method=profile.reference_method,
+        **profile.measures(),
         start_is_junction=centerline.start_is_junction,
         end_is_junction=centerline.end_is_junction,
         distance=distance,
@@ -429,13 +431,8 @@ def _stenosis(segment: SegmentMeasures, lesion: ProfileAnalysis) -> Stenosis:
         segment_id=segment.segment_id,
         segment_label=segment.segment_label,
         frame=segment.frame,
-        percent_diameter_stenosis=lesion.percent_diameter_stenosis,
-        percent_area_stenosis=lesion.percent_area_stenosis,
-        mld=lesion.mld,
-        rvd=lesion.rvd,
-        lesion_length=lesion.lesion_length,
         mld_position=float(segment.distance[i]),
         position_rc=(float(segment.points_rc[i, 0]), float(segment.points_rc[i, 1])),
-        reference_method=lesion.reference_method,
         unit=segment.unit,
+        **lesion.measures(),
     )
