@@ -85,7 +85,7 @@ def test_rmp_adds_four_pooled_maps():
 def test_normalise_frame_inverts_and_scales():
     frame = np.full((64, 64), 3000, np.uint16)
     frame[30:34, :] = 1000  # a dark (contrast-filled) vessel
-    image = normalise_frame(frame)
+    image = normalise_frame(frame, "percentile-inverted")
     assert image.dtype == np.float32
     assert image.min() >= 0.0 and image.max() <= 1.0
     assert image[32, 10] == 1.0 and image[0, 0] == 0.0  # vessel bright, background dark
@@ -101,7 +101,7 @@ def test_save_load_round_trip(tmp_path):
     save_bundle(network, tmp_path / "b", metadata)
     loaded = load_bundle(tmp_path / "b")
     assert (loaded.name, loaded.input_spacing_mm) == ("cenet-light", 0.3)
-    assert loaded.normalisation["name"] == "percentile-inverted"
+    assert loaded.normalisation["name"] == "flattened-inverted"  # make_metadata default
     assert not loaded.network.training
     # the bundle stores fp16 weights: the loaded network equals the original rounded to fp16
     network.load_state_dict({k: v.half().float() if v.is_floating_point() else v

@@ -31,8 +31,8 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue from the run's checkpoint."),
     init_from: str = typer.Option(None, help="Start from a bundle's weights (name or folder)."),
     force: bool = typer.Option(False, "--force", help="Start over in a non-empty run folder."),
-    normalisation: str = typer.Option("percentile-inverted", help="Network input normalisation: "
-                                      "percentile-inverted or flattened-inverted."),
+    normalisation: str = typer.Option("flattened-inverted", help="Network input normalisation: "
+                                      "flattened-inverted or percentile-inverted."),
 ) -> None:
     """Train a vessel segmentation network (Dice + BCE loss, Adam, MONAI augmentation)."""
     from AngioSegLib.cli.progress_bar import stage_progress

@@ -21,6 +21,7 @@ import numpy as np
 from AngioSegLib.errors import ModelError
 from AngioSegLib.model.normalise import (
     DEFAULT_NORMALISATION,
+    LEGACY_NORMALISATION,
     normalisation_record,
 )
 
@@ -44,8 +45,8 @@ class LoadedModel:
 
     @property
     def normalisation_name(self) -> str:
-        """The input normalisation the network expects (the default when none is declared)."""
-        return (self.normalisation or {}).get("name", DEFAULT_NORMALISATION)
+        """The input normalisation the network expects (0.1.0's when the bundle names none)."""
+        return (self.normalisation or {}).get("name", LEGACY_NORMALISATION)
 
 
 def make_metadata(
@@ -165,7 +166,7 @@ def load_bundle(model: str | os.PathLike[str]) -> LoadedModel:
         name=section.get("name", folder.name),
         version=str(metadata.get("version", "0")),
         input_spacing_mm=None if spacing is None else float(spacing),
-        normalisation=section.get("normalisation") or normalisation_record(DEFAULT_NORMALISATION),
+        normalisation=section.get("normalisation") or normalisation_record(LEGACY_NORMALISATION),
         path=folder,
     )
 

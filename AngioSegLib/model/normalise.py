@@ -21,7 +21,8 @@ from AngioSegLib.errors import InputError, ModelError
 LOW_PERCENTILE, HIGH_PERCENTILE = 1.0, 99.0
 BACKGROUND_SIZE = 128  # px: longer side at which the background is estimated
 BACKGROUND_KERNEL = 9  # px at BACKGROUND_SIZE: removes dark structures up to ~7 % of the field
-DEFAULT_NORMALISATION = "percentile-inverted"
+DEFAULT_NORMALISATION = "flattened-inverted"  # what new models are trained with
+LEGACY_NORMALISATION = "percentile-inverted"  # assumed for bundles that name none (0.1.0)
 
 NORMALISATIONS = {
     "percentile-inverted": "per frame: float, scaled so the 1st percentile is 1 and the 99th is 0, "
