@@ -25,6 +25,7 @@ from scipy.special import expit
 
 from AngioSegLib.cine import CineRun
 from AngioSegLib.errors import DeviceError, InputError
+from AngioSegLib.field_of_view import field_of_view
 from AngioSegLib.progress import Progress, ProgressCallback, no_progress
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -38,7 +39,9 @@ CPU_BATCH = 1
 @dataclass(frozen=True)
 class InferenceOptions:
     """How to run the network. ``scale`` < 1 runs at a reduced internal resolution (fewer FLOPs);
-    ``max_size`` caps the longer side of the network input (px); ``threads`` = CPU threads."""
+    ``max_size`` caps the longer side of the network input (px); ``threads`` = CPU threads;
+    ``field_of_view`` clears vessel probabilities outside the exposed field
+    (:func:`~AngioSegLib.field_of_view.field_of_view`), where shutter edges mimic vessels."""
 
     device: str = "auto"
     backend: str = "auto"
@@ -48,6 +51,7 @@ class InferenceOptions:
     max_size: int | None = None
     threads: int | None = None
     cache_dir: Path | None = None  # ONNX cache (None: ~/.cache/angioseg/onnx)
+    field_of_view: bool = True  # clear probabilities outside the exposed field (shutters)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "backend", look_up_option(self.backend, BACKENDS, "backend"))
@@ -319,7 +323,8 @@ class Segmenter:
         progress: ProgressCallback = no_progress,
         mm_per_pixel: float | None = None,
     ) -> np.ndarray:
-        """Vessel probabilities (T, H, W) float32 in [0, 1] for a CineRun or (T, H, W) frames.
+        """Vessel probabilities (T, H, W) float32 in [0, 1] for a CineRun or (T, H, W) frames;
+        0 outside each frame's exposed field of view (unless ``field_of_view`` is off).
 
         ``mm_per_pixel`` overrides the cine's calibration (arrays have none). Reports
         ("segment", k, T) after each frame; a callback raising CancelledError stops between frames.
@@ -332,9 +337,12 @@ class Segmenter:
         out = np.empty((n, rows, cols), dtype=np.float32)
         for start in range(0, n, self.batch_size):
             indices = range(start, min(start + self.batch_size, n))
-            logits = self.run_network(np.stack([self.prepare(frame_at(i), size) for i in indices]))
+            frames_in = [np.asarray(frame_at(i)) for i in indices]
+            logits = self.run_network(np.stack([self.prepare(f, size) for f in frames_in]))
             for k, i in enumerate(indices):
                 out[i] = self.restore(logits[k, 0], size, shape)
+                if self.options.field_of_view:
+                    out[i][~field_of_view(frames_in[k])] = 0.0
                 progress(Progress("segment", i + 1, n, f"frame {i + 1}/{n} on {where}"))
         return out
 

@@ -270,3 +270,13 @@ def test_bf16_autocast_path_runs_close_to_fp32(model, torch_segmenter):
     assert low.dtype == np.float32 and low.shape == full.shape
     assert np.abs(low - full).mean() < 0.01  # bf16 keeps ~3 digits: close, not equal
     assert np.corrcoef(low.ravel(), full.ravel())[0, 1] > 0.99
+
+
+def test_probabilities_outside_the_shutters_are_zero(model, phantom):
+    frames = phantom.cine.to_array().copy()
+    frames[:, :, 100:] = 0  # a flat-black shutter over the right side
+    cleared = Segmenter(model, device="cpu", backend="torch").segment_frames(frames)
+    raw = Segmenter(model, device="cpu", backend="torch",
+                    field_of_view=False).segment_frames(frames)
+    assert not cleared[:, :, 99:].any() and raw[:, :, 99:].max() > 0.1
+    np.testing.assert_array_equal(cleared[:, :, :95], raw[:, :, :95])
