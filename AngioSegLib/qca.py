@@ -335,6 +335,7 @@ def _diameter_profile(probability, centerline, scale, options) -> np.ndarray:
     offsets, values = sample_profiles(probability, centerline.points_rc, centerline.normals_rc,
                                       half_width)
     widths = profile_widths(offsets, values, options.diameter_method, options.level)
+    widths[_leaves_image(centerline, widths, probability.shape)] = np.nan
     step = float(centerline.arc_px[1] - centerline.arc_px[0])
     sigma = options.profile_sigma_mm / scale / step
     finite = np.isfinite(widths)
@@ -342,6 +343,15 @@ def _diameter_profile(probability, centerline, scale, options) -> np.ndarray:
         filled = np.interp(np.arange(len(widths)), np.flatnonzero(finite), widths[finite])
         widths = np.where(finite, ndimage.gaussian_filter1d(filled, sigma, mode="nearest"), np.nan)
     return widths * scale
+
+
+def _leaves_image(centerline, widths_px: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(N,) bool: cross-sections whose lumen (± half the width + 1 px) runs off the image, where a
+    vessel cut by the frame edge would read as a narrowing."""
+    reach = (0.5 * np.nan_to_num(widths_px) + 1.0)[:, None] * centerline.normals_rc
+    limit = np.array(shape) - 1
+    ends = np.concatenate([centerline.points_rc + reach, centerline.points_rc - reach], axis=1)
+    return ((ends < 0) | (ends > np.tile(limit, 2))).any(axis=1)
 
 
 def _median(values: np.ndarray) -> float:

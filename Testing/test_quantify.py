@@ -175,6 +175,21 @@ def test_two_lesions_on_one_vessel_are_both_listed():
     assert len(single) == 1 and single[0].percent_diameter_stenosis > 60
 
 
+def test_a_vessel_cut_by_the_frame_edge_is_no_stenosis(monkeypatch):
+    """A 2.4 mm tube that bends up to the top edge, where the frame cuts half of it off."""
+    mm_per_pixel = 0.2
+    cols = np.arange(10.0, 190.0, 0.1)
+    rows = 3.0 + 40.0 * ((cols - 100.0) / 90.0) ** 2  # touches row 3 at the middle
+    mask, probability = render_tube((64, 200), np.stack([rows, cols], 1), 6.0)
+    found = list_stenoses(measure_segments(probability, mask, mm_per_pixel, "mm"))
+    assert not [s for s in found if abs(s.position_rc[1] - 100) < 30]
+    import AngioSegLib.qca as qca  # without the edge rule the cut reads as a lesion
+
+    monkeypatch.setattr(qca, "_leaves_image", lambda c, w, shape: np.zeros(len(w), bool))
+    cut = list_stenoses(measure_segments(probability, mask, mm_per_pixel, "mm"))
+    assert [s for s in cut if abs(s.position_rc[1] - 100) < 30]
+
+
 def test_profile_reference_follows_the_taper():
     s = np.linspace(0, 40, 401)
     reference = 3.5 - 0.04 * s
