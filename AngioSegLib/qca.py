@@ -34,7 +34,7 @@ outside the stretches of those already found; the segment's own MLD, RVD and %DS
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import ndimage
@@ -291,7 +291,8 @@ class SegmentMeasures:
     diameter: np.ndarray  # (N,) smoothed diameter, NaN where not measurable
     reference_diameter: np.ndarray  # (N,) interpolated reference, NaN outside the analysed part
     points_rc: np.ndarray  # (N, 2) centerline in pixels
-    lesions: tuple[ProfileAnalysis, ...] = ()  # every lesion found, the one above first
+    # every lesion found, the one above first; not exported (the stenosis list carries them)
+    lesions: tuple[ProfileAnalysis, ...] = field(default=(), metadata={"export": False})
 
     @property
     def has_reference(self) -> bool:

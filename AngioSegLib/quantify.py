@@ -125,7 +125,7 @@ def _record(item, unit: str) -> dict:
     out = {}
     for f in fields(item):
         value = getattr(item, f.name)
-        if isinstance(value, np.ndarray) or f.name in ("unit", "lesions"):
+        if isinstance(value, np.ndarray) or f.name == "unit" or not f.metadata.get("export", 1):
             continue
         out[_key(f.name, unit)] = _value(f.name, value)
     return out

@@ -26,6 +26,7 @@ from scipy.special import expit
 from AngioSegLib.cine import CineRun
 from AngioSegLib.errors import DeviceError, InputError
 from AngioSegLib.field_of_view import field_of_view
+from AngioSegLib.model.normalise import check_normalisation, normalise_frame
 from AngioSegLib.progress import Progress, ProgressCallback, no_progress
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -248,7 +249,7 @@ class Segmenter:
         on_cpu = self.device == "cpu"
         self.batch_size = self.options.batch_size or (CPU_BATCH if on_cpu else GPU_BATCH)
         self.model = _load_model(model)
-        _check_normalisation(self.model)
+        check_normalisation(self.model.normalisation_name)
         self.model_name = self.model.name
         self.model_version = str(self.model.version)
         self.onnx_path: Path | None = None
@@ -298,8 +299,6 @@ class Segmenter:
 
     def prepare(self, frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """(1, H', W') float32 network input: normalised, resized to ``size``, padded to 32."""
-        from AngioSegLib.model.normalise import normalise_frame
-
         method = self.model.normalisation_name
         image = normalise_frame(np.asarray(frame), method).astype(np.float32, copy=False)
         if image.shape != size:
@@ -355,13 +354,6 @@ def export_onnx_model(model, path: Path, int8: bool = False, force: bool = False
     from AngioSegLib.model.onnx_backend import copy_file
 
     return copy_file(segmenter.onnx_path, path, force=force)
-
-
-def _check_normalisation(model) -> None:
-    """ModelError when the bundle expects an input normalisation this version does not have."""
-    from AngioSegLib.model.normalise import check_normalisation
-
-    check_normalisation(model.normalisation_name)
 
 
 def _load_model(model):

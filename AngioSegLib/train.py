@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from AngioSegLib.errors import InputError, OutputExistsError
-from AngioSegLib.model.normalise import DEFAULT_NORMALISATION, NORMALISATIONS
+from AngioSegLib.model.normalise import DEFAULT_NORMALISATION, check_normalisation
 from AngioSegLib.progress import ProgressCallback, no_progress
 
 CHECKPOINT = "checkpoint.pt"
@@ -70,9 +70,7 @@ class TrainOptions:
         if not 32 <= self.crop_size <= 4096 or self.crop_size % 32:
             raise InputError(f"crop_size must be a multiple of 32 in [32, 4096], "
                              f"found {self.crop_size}")
-        if self.normalisation not in NORMALISATIONS:
-            raise InputError(f"unknown normalisation {self.normalisation!r}: choose one of "
-                             f"{', '.join(NORMALISATIONS)}")
+        check_normalisation(self.normalisation)
 
     def learning_rate_at(self, epoch: int) -> float:
         """Adam rate of ``epoch`` (0-based): constant, or cosine from ``learning_rate`` at epoch 0

@@ -11,7 +11,7 @@ import torch
 from typer.testing import CliRunner
 
 from AngioSegLib.cli import app
-from AngioSegLib.errors import InputError, OutputExistsError
+from AngioSegLib.errors import InputError, ModelError, OutputExistsError
 from AngioSegLib.model import build_network, check_bundle
 from AngioSegLib.train import TrainOptions, train, validation_dice
 from AngioSegLib.train_data import make_phantom_samples
@@ -92,5 +92,5 @@ def test_cosine_schedule_runs_from_the_rate_to_the_floor(tmp_path):
     assert rates[2] == pytest.approx(0.5 * (1e-3 + 1e-5))
     assert all(np.diff(rates) < 0)
     assert TrainOptions(output=tmp_path, phantoms=2).learning_rate_at(7) == 1e-3
-    with pytest.raises(InputError, match="unknown normalisation 'minmax'"):
+    with pytest.raises(ModelError, match="normalisation 'minmax' is not implemented"):
         TrainOptions(output=tmp_path, phantoms=2, normalisation="minmax")
