@@ -191,7 +191,6 @@ def test_known_prediction_scores_perfectly_and_fov_counts(dataset, segmenter, tm
     assert scores.accuracy == 0.0 and scores.dice == 0.0
 
 
-
 def test_cli_evaluate_json_and_table(dataset, bundle, segmenter, cache, tmp_path, monkeypatch,
                                      capsys):
     monkeypatch.setenv("ANGIOSEG_CACHE_DIR", str(cache))

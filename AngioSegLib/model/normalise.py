@@ -45,8 +45,7 @@ def check_normalisation(name: str) -> str:
     """``name`` if this version implements it, else a ModelError that lists the known ones."""
     if name not in NORMALISATIONS:
         raise ModelError(f"input normalisation {name!r} is not implemented by this version of "
-                         f"AngioSeg (known: {', '.join(NORMALISATIONS)}); use a model trained "
-                         "with one of those")
+                         f"AngioSeg; known: {', '.join(NORMALISATIONS)}")
     return name
 
 
