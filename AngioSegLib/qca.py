@@ -21,6 +21,13 @@ Vocabulary as in CAAS QCA / QAngio XA. For each centerline segment (see :mod:`.c
   vessel on only one side the reference is that side's line (when it spans ≥ 3 × the needed
   length) or median (``reference_method`` says which side);
 * RVD = R(mld_position); %DS = (1 − MLD/RVD)·100; %AS = (1 − (MLD/RVD)²)·100;
+* with the frame's image at hand (``mld_method="densitometric"``, the default) the MLD is then
+  read from the image instead (:mod:`.densitometry`): the diameter of the circle holding each
+  cross-section's contrast, calibrated on the healthy stretch the reference was fitted to,
+  smoothed along the vessel with ``densitometry_sigma_mm``, its minimum over the lesion stretch.
+  Edges of a segmentation widen lumens of a few pixels; contrast does not. Without the image, or
+  when the vessel does not stand out of the noise on its healthy stretch, the edge MLD stays
+  (``mld_method`` says which);
 * lesion length: the stretch around the MLD where ``D < (1 − t)·R`` (t = 0.2: narrower than 80 %
   of the reference), edges interpolated between samples. For a raised-cosine narrowing of length
   L and fraction p this is ``L·acos(2t/p − 1)/π`` (0.56 L at 50 %, 0.64 L at 70 %);
@@ -40,11 +47,13 @@ import numpy as np
 from scipy import ndimage
 
 from AngioSegLib.centerline import CenterlineSegment, extract_centerlines, link_vessels
+from AngioSegLib.densitometry import area_profile, calibrate, densitometric_diameter
 from AngioSegLib.diameter import DIAMETER_METHODS, profile_widths, sample_profiles
 from AngioSegLib.errors import InputError
 
 __all__ = [
     "DEFAULT_OPTIONS",
+    "MLD_METHODS",
     "ProfileAnalysis",
     "QcaOptions",
     "SegmentMeasures",
@@ -56,6 +65,7 @@ __all__ = [
 ]
 
 INTERPOLATED = "interpolated (proximal and distal)"
+MLD_METHODS = ("densitometric", "edge")
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,7 @@ class QcaOptions:
     """How to measure. Lengths in mm (pixels when the run is uncalibrated), fractions 0–1."""
 
     diameter_method: str = "integral"
+    mld_method: str = "densitometric"
     level: float = 0.5
     profile_sigma_mm: float = 0.15
     spur_factor: float = 1.5
@@ -74,12 +85,18 @@ class QcaOptions:
     max_lesions: int = 3
     min_reference_diameters: float = 1.0
     reference_window_diameters: float = 4.0
+    densitometry_sigma_mm: float = 0.25
+    densitometry_background_mm: float = 2.0
 
     def __post_init__(self) -> None:
         if self.diameter_method not in DIAMETER_METHODS:
             raise InputError(
                 f"diameter method must be one of {', '.join(DIAMETER_METHODS)}, "
                 f"found {self.diameter_method!r}"
+            )
+        if self.mld_method not in MLD_METHODS:
+            raise InputError(
+                f"MLD method must be one of {', '.join(MLD_METHODS)}, found {self.mld_method!r}"
             )
         if not 0.0 < self.level < 1.0 or not 0.0 < self.lesion_threshold < 1.0:
             raise InputError(
@@ -90,7 +107,8 @@ class QcaOptions:
             raise InputError(f"max_lesions must be 1 or more, found {self.max_lesions}")
         if min(self.profile_sigma_mm, self.spur_factor, self.min_branch_mm,
                self.end_trim_diameters, self.junction_trim_diameters,
-               self.min_reference_diameters) < 0:
+               self.min_reference_diameters, self.densitometry_sigma_mm,
+               self.densitometry_background_mm) < 0:
             raise InputError("QCA lengths and factors must be 0 or more")
 
 
@@ -108,6 +126,9 @@ class ProfileAnalysis:
     lesion_start: float | None
     lesion_end: float | None
     reference_method: str
+    healthy: np.ndarray | None = None  # (N,) bool: the stretch the reference was fitted to
+    mld_method: str = "edge"
+    densitometric_diameter: np.ndarray | None = None  # (N,) about the lesion, NaN elsewhere
 
     @property
     def percent_diameter_stenosis(self) -> float | None:
@@ -132,7 +153,8 @@ class ProfileAnalysis:
         return {"mld": self.mld, "rvd": self.rvd,
                 "percent_diameter_stenosis": self.percent_diameter_stenosis,
                 "percent_area_stenosis": self.percent_area_stenosis,
-                "lesion_length": self.lesion_length, "reference_method": self.reference_method}
+                "lesion_length": self.lesion_length, "reference_method": self.reference_method,
+                "mld_method": self.mld_method}
 
 
 def _crossing(s: np.ndarray, ratio: np.ndarray, i: int, step: int, limit: float) -> float:
@@ -157,10 +179,10 @@ def _run_around(mask: np.ndarray, i: int) -> tuple[int, int]:
     return lo, hi
 
 
-def _fit_reference(s, d, envelope, i_min, options) -> tuple[np.ndarray, str]:
-    """(reference at s, method) around the lesion at ``i_min``, starting from the local upper
-    level ``envelope`` — see the module docstring."""
-    reference, method = envelope, "none"
+def _fit_reference(s, d, envelope, i_min, options) -> tuple[np.ndarray, str, np.ndarray]:
+    """(reference at s, method, the healthy samples it was fitted to) around the lesion at
+    ``i_min``, starting from the local upper level ``envelope`` — see the module docstring."""
+    reference, method, used = envelope, "none", np.zeros(len(s), bool)
     for _ in range(3):
         narrow = d < (1.0 - options.lesion_threshold / 2.0) * reference
         narrow[i_min] = True
@@ -176,18 +198,19 @@ def _fit_reference(s, d, envelope, i_min, options) -> tuple[np.ndarray, str]:
         span = [np.ptp(s[side]) if side.sum() > 1 else 0.0 for side in (proximal, distal)]
         if min(span) >= need:
             slope, intercept = np.polyfit(s[healthy], d[healthy], 1)
-            reference, method = intercept + slope * s, INTERPOLATED
+            reference, method, used = intercept + slope * s, INTERPOLATED, healthy
         elif max(span) >= need:
             side = proximal if span[0] >= span[1] else distal
             method = "proximal only" if side is proximal else "distal only"
+            used = side
             if max(span) >= 3.0 * need:  # long enough to follow its taper
                 slope, intercept = np.polyfit(s[side], d[side], 1)
                 reference = intercept + slope * s
             else:
                 reference = np.full(len(s), float(np.median(d[side])))
         else:
-            return reference, "none"
-    return reference, method
+            return reference, "none", used
+    return reference, method, used
 
 
 def analyze_profile(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarray,
@@ -218,8 +241,10 @@ def analyze_profile(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarra
         if not np.isfinite(ratio_to_envelope).any():
             return ProfileAnalysis(reference, None, None, None, None, None, "none")
     i_min = int(np.argmin(ratio_to_envelope))
-    fit, method = _fit_reference(s, d, envelope, i_min, options)
+    fit, method, used = _fit_reference(s, d, envelope, i_min, options)
     reference[index] = fit
+    healthy = np.zeros(len(distance), bool)
+    healthy[index[used]] = True
     limit = 1.0 - options.lesion_threshold
     lo, hi = _run_around(d < limit * fit, i_min) if d[i_min] < limit * fit[i_min] else (i_min,
                                                                                          i_min)
@@ -233,7 +258,7 @@ def analyze_profile(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarra
     if ratio[i_min] < limit:
         start = _crossing(s, ratio, i_min, -1, limit)
         end = _crossing(s, ratio, i_min, +1, limit)
-    return ProfileAnalysis(reference, mld, int(index[i_min]), rvd, start, end, method)
+    return ProfileAnalysis(reference, mld, int(index[i_min]), rvd, start, end, method, healthy)
 
 
 def analyze_lesions(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarray,
@@ -285,10 +310,11 @@ class SegmentMeasures:
     lesion_end: float | None
     tortuosity: float
     reference_method: str
+    mld_method: str
     start_is_junction: bool
     end_is_junction: bool
     distance: np.ndarray  # (N,) arc position
-    diameter: np.ndarray  # (N,) smoothed diameter, NaN where not measurable
+    diameter: np.ndarray  # (N,) smoothed (edge) diameter, NaN where not measurable
     reference_diameter: np.ndarray  # (N,) interpolated reference, NaN outside the analysed part
     points_rc: np.ndarray  # (N, 2) centerline in pixels
     # every lesion found, the one above first; not exported (the stenosis list carries them)
@@ -323,6 +349,7 @@ class Stenosis:
     mld_position: float
     position_rc: tuple[float, float]
     reference_method: str
+    mld_method: str
     unit: str
 
 
@@ -361,8 +388,39 @@ def _median(values: np.ndarray) -> float:
     return float(np.median(finite)) if len(finite) else -np.inf
 
 
+def _densitometric(lesion: ProfileAnalysis, image: np.ndarray, centerline: CenterlineSegment,
+                   distance: np.ndarray, diameter: np.ndarray, scale: float,
+                   options: QcaOptions) -> ProfileAnalysis:
+    """``lesion`` with its MLD read from ``image`` (see :mod:`.densitometry`), or unchanged when
+    it has no reference or the calibration on its healthy stretch fails."""
+    if lesion.rvd is None or lesion.mld_index is None or lesion.healthy is None:
+        return lesion
+    step = float(distance[1] - distance[0])
+    area = area_profile(image, centerline.points_rc, centerline.normals_rc,
+                        diameter / scale / 2.0, lesion.reference / scale / 2.0,
+                        options.densitometry_background_mm / step)
+    k = calibrate(area, lesion.reference, lesion.healthy)
+    if k is None:
+        return lesion
+    if lesion.lesion_start is not None:
+        lo, hi = lesion.lesion_start, lesion.lesion_end
+    else:
+        at = float(distance[lesion.mld_index])
+        lo, hi = at - 0.5 * lesion.rvd, at + 0.5 * lesion.rvd
+    dens = densitometric_diameter(area, k, options.densitometry_sigma_mm / step)
+    stretch = np.flatnonzero((distance >= lo) & (distance <= hi) & np.isfinite(dens))
+    if len(stretch) == 0:
+        return lesion
+    i = int(stretch[np.argmin(dens[stretch])])
+    near = (distance >= lo - lesion.rvd) & (distance <= hi + lesion.rvd)
+    return replace(lesion, mld=float(dens[i]), mld_index=i, rvd=float(lesion.reference[i]),
+                   mld_method="densitometric",
+                   densitometric_diameter=np.where(near, dens, np.nan))
+
+
 def _measure_segment(probability, centerline: CenterlineSegment, frame: int, scale: float,
-                     unit: str, options: QcaOptions) -> SegmentMeasures:
+                     unit: str, options: QcaOptions,
+                     image: np.ndarray | None) -> SegmentMeasures:
     diameter = _diameter_profile(probability, centerline, scale, options)
     third = max(len(diameter) // 3, 1)
     if _median(diameter[-third:]) > _median(diameter[:third]):
@@ -375,6 +433,9 @@ def _measure_segment(probability, centerline: CenterlineSegment, frame: int, sca
         valid &= np.abs(distance - junction_px * scale) >= (
             options.junction_trim_diameters * typical)
     lesions = analyze_lesions(distance, diameter, valid, options)
+    if image is not None and options.mld_method == "densitometric":
+        lesions = tuple(_densitometric(lesion, image, centerline, distance, diameter, scale,
+                                       options) for lesion in lesions)
     profile = lesions[0]
     pos = float(distance[profile.mld_index]) if profile.mld_index is not None else None
     return SegmentMeasures(
@@ -402,18 +463,24 @@ def _measure_segment(probability, centerline: CenterlineSegment, frame: int, sca
 
 
 def measure_segments(probability: np.ndarray, mask: np.ndarray, scale: float, unit: str,
-                     frame: int = 0, options: QcaOptions = DEFAULT_OPTIONS
-                     ) -> tuple[SegmentMeasures, ...]:
+                     frame: int = 0, options: QcaOptions = DEFAULT_OPTIONS,
+                     image: np.ndarray | None = None) -> tuple[SegmentMeasures, ...]:
     """Measures of every analysis segment (vessel) of one frame, widest first, labelled "S1", ...
 
     ``probability`` (H, W) float in [0, 1] (a mask works too), ``mask`` (H, W) {0, 1}, ``scale``
-    the length of one pixel in ``unit``.
+    the length of one pixel in ``unit``; ``image`` (H, W) the frame itself, for the densitometric
+    MLD (without it the MLD is the edge one).
     """
     probability = np.asarray(probability, np.float32)
+    if image is not None:
+        image = np.asarray(image, np.float32)
+        if image.shape != probability.shape:
+            raise InputError(f"image must match the probability map's shape "
+                             f"{probability.shape}, found {image.shape}")
     centerlines = link_vessels(
         extract_centerlines(mask, options.spur_factor, options.min_branch_mm / scale), mask
     )
-    measured = [_measure_segment(probability, c, frame, scale, unit, options)
+    measured = [_measure_segment(probability, c, frame, scale, unit, options, image)
                 for c in centerlines if len(c.arc_px) >= 2]
     measured.sort(key=lambda m: -(m.mean_diameter or 0.0) * m.length ** 0.25)
     return tuple(replace(m, segment_label=f"S{i + 1}") for i, m in enumerate(measured))

@@ -322,7 +322,8 @@ def analyze_run(cine: CineRun, probabilities: np.ndarray, masks: np.ndarray,
     frames = tuple(replace(f, filling=float(curve.filling[i])) for i, f in enumerate(per_frame))
     analysis_frame, rule = choose_analysis_frame(curve, cine.r_wave_frames)
     segments = measure_segments(probabilities[analysis_frame], masks[analysis_frame],
-                                calibration.scale, calibration.unit, analysis_frame, options)
+                                calibration.scale, calibration.unit, analysis_frame, options,
+                                image=cine.frame(analysis_frame))
     progress(Progress("quantify", total, total, f"QCA on frame {analysis_frame}"))
     return RunAnalysis(
         calibration=calibration,

@@ -36,14 +36,14 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 
-def _phantom(seed: int, spacing: float, size: int, noise: bool):
+def _phantom(seed: int, spacing: float, size: int):
     from AngioSegLib.phantom import PhantomOptions, StenosisSpec, make_phantom
 
     rng = np.random.default_rng([seed, 7])
     specs = (StenosisSpec("LAD", float(rng.uniform(30, 80)), float(rng.uniform(4, 8)), 0.40),
              StenosisSpec("LCx", float(rng.uniform(30, 80)), float(rng.uniform(4, 8)), 0.45))
     return make_phantom(PhantomOptions(seed=seed, n_frames=1, size=size, mm_per_pixel=spacing,
-                                       motion=False, contrast_inflow=False, noise=noise,
+                                       motion=False, contrast_inflow=False,
                                        stenoses=specs))
 
 
@@ -113,20 +113,19 @@ def _catheter_error(run, spacing) -> float | None:
     return 100.0 * (calibration.mm_per_pixel / spacing - 1.0)
 
 
-def _evaluate(source, seeds, spacings, size, segmenter, method):
-    from AngioSegLib.qca import QcaOptions, list_stenoses, measure_segments
+def _evaluate(source, seeds, spacings, size, segmenter, options):
+    from AngioSegLib.qca import list_stenoses, measure_segments
 
-    options = QcaOptions(diameter_method=method)
     rows = {"mld": [], "ds": [], "rvd": [], "length": [], "found": 0, "planted": 0, "fp": 0,
             "seconds": [], "catheter": [], "mld_plain": [], "ds_plain": [], "rvd_plain": []}
     for seed in seeds:
         for spacing in spacings:
-            run = _phantom(seed, spacing, size, noise=source == "model")
+            run = _phantom(seed, spacing, size)
             probability = _probability(run, source, segmenter)
             start = time.perf_counter()
             segments = measure_segments(probability, run.masks[0] if source != "model"
                                         else (probability >= 0.5).astype(np.uint8),
-                                        spacing, "mm", 0, options)
+                                        spacing, "mm", 0, options, image=run.cine.frame(0))
             rows["seconds"].append(time.perf_counter() - start)
             centres = [_centre(run, p) for p in run.stenoses]
             listed = list_stenoses(segments, options)
@@ -151,8 +150,7 @@ def _evaluate(source, seeds, spacings, size, segmenter, method):
                     rows["fp"] += 1
             rows["length"] += _length_errors(run, segments, spacing)
             if source == "mask":
-                noisy = _phantom(seed, spacing, size, noise=True)
-                error = _catheter_error(noisy, spacing)
+                error = _catheter_error(run, spacing)
                 if error is not None:
                     rows["catheter"].append(error)
     return rows
@@ -173,8 +171,11 @@ def main() -> None:
     parser.add_argument("--probabilities-from", nargs="+", default=["mask", "blurred"],
                         choices=["mask", "blurred", "model"], dest="sources")
     parser.add_argument("--diameter-method", default="integral", choices=["integral", "iso"])
+    parser.add_argument("--mld-method", default="densitometric", choices=["densitometric", "edge"])
     parser.add_argument("--model", default=None, help="model name or bundle (default: shipped)")
     args = parser.parse_args()
+    from AngioSegLib.qca import QcaOptions
+
     segmenter = None
     if "model" in args.sources:
         from AngioSegLib.segment import Segmenter
@@ -183,14 +184,15 @@ def main() -> None:
     seeds = range(args.seeds)
     print(f"QCA on {args.seeds} seeds × spacings {args.spacings} mm/pixel, {args.size}² px, "
           "2 planted lesions each (30–80 %DS, 4–8 mm); errors = measured − true, mean ± SD; "
-          f"diameters: {args.diameter_method}")
+          f"diameters: {args.diameter_method}, MLD: {args.mld_method}")
     header = (f"{'probabilities':<14}{'found':>8}{'MLD error (mm)':>34}{'%DS error (points)':>34}"
               f"{'RVD error (mm)':>34}{'length error (%)':>34}{'FP':>5}{'s/frame':>9}")
     print(header)
     print("-" * len(header))
     catheter = []
     for source in args.sources:
-        rows = _evaluate(source, seeds, args.spacings, args.size, segmenter, args.diameter_method)
+        options = QcaOptions(diameter_method=args.diameter_method, mld_method=args.mld_method)
+        rows = _evaluate(source, seeds, args.spacings, args.size, segmenter, options)
         catheter += rows["catheter"]
         print(f"{source:<14}{rows['found']:>4}/{rows['planted']:<3}{_stats(rows['mld']):>34}"
               f"{_stats(rows['ds']):>34}{_stats(rows['rvd']):>34}{_stats(rows['length']):>34}"
