@@ -11,7 +11,7 @@ shape and whatever the detector blur (blur moves signal sideways, it does not re
 ``v`` the image sampled along the normal at arc position ``s``; ``b`` the background, a line
 across the profile between the medians of two bands just outside the reference lumen
 (``|t|`` in ``[w_out, w_out + BAND_PX]``, ``w_out`` = reference radius + ``MARGIN_PX``), each
-band's level smoothed along the vessel over ``background_px`` so that its noise does not enter
+band's level smoothed along the vessel (median, then Gaussian) so that its noise does not enter
 ``A``; ``w_in`` = the measured (edge) radius + ``MARGIN_PX``, which at a lesion keeps the noise of
 the empty reference width out of the sum.
 

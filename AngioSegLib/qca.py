@@ -24,7 +24,8 @@ Vocabulary as in CAAS QCA / QAngio XA. For each centerline segment (see :mod:`.c
 * with the frame's image at hand (``mld_method="densitometric"``, the default) the MLD is then
   read from the image instead (:mod:`.densitometry`): the diameter of the circle holding each
   cross-section's contrast, calibrated on the healthy stretch the reference was fitted to,
-  smoothed along the vessel with ``densitometry_sigma_mm``, its minimum over the lesion stretch.
+  smoothed along the vessel with a Gaussian of ``densitometry_sigma_mm`` (the background bands
+  over ``densitometry_background_mm``), its minimum over the lesion stretch.
   Edges of a segmentation widen lumens of a few pixels; contrast does not. Without the image, or
   when the vessel does not stand out of the noise on its healthy stretch, the edge MLD stays
   (``mld_method`` says which);

@@ -35,18 +35,25 @@ def _png(figure, path: str | Path | None, force: bool) -> bytes:
 def plot_diameter_profile(segment: SegmentMeasures, analysis: RunAnalysis | None = None,
                           path: str | Path | None = None, force: bool = False) -> bytes:
     """Diameter along ``segment`` with its interpolated reference, MLD, RVD and lesion marked
-    (further lesions of the segment: their stretch and MLD with its %DS)."""
+    (further lesions of the segment: their stretch and MLD with its %DS); about each lesion whose
+    MLD is densitometric, the densitometric diameter too."""
     unit = segment.unit
     figure, axes = plt.subplots(figsize=(7.0, 3.2))
-    axes.plot(segment.distance, segment.diameter, color="#1f6feb", label="diameter")
+    axes.plot(segment.distance, segment.diameter, color="#1f6feb", label="diameter (edges)")
     axes.plot(segment.distance, segment.reference_diameter, "--", color="#57606a",
               label="interpolated reference")
+    densitometric = [lesion.densitometric_diameter for lesion in segment.lesions
+                     if lesion.densitometric_diameter is not None]
+    for i, curve in enumerate(densitometric):
+        axes.plot(segment.distance, curve, ":", color="#8250df",
+                  label="densitometric diameter" if i == 0 else None)
     if segment.lesion_start is not None and segment.lesion_end is not None:
         axes.axvspan(segment.lesion_start, segment.lesion_end, color="#d4a72c", alpha=0.25,
                      label=f"lesion {segment.lesion_length:.1f} {unit}")
     if segment.mld is not None and segment.mld_position is not None:
+        how = " (densitometric)" if segment.mld_method == "densitometric" else ""
         axes.plot([segment.mld_position], [segment.mld], "v", color="#cf222e",
-                  label=f"MLD {segment.mld:.2f} {unit}")
+                  label=f"MLD {segment.mld:.2f} {unit}{how}")
     if segment.rvd is not None and segment.mld_position is not None:
         axes.plot([segment.mld_position], [segment.rvd], "o", color="#57606a",
                   label=f"RVD {segment.rvd:.2f} {unit}")

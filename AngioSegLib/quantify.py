@@ -225,7 +225,7 @@ class RunAnalysis:
             length = "–" if s.lesion_length is None else f"{s.lesion_length:.1f}"
             lines.append(
                 f"{s.segment_label}: {s.percent_diameter_stenosis:.0f} %DS "
-                f"({s.percent_area_stenosis:.0f} %AS), MLD {s.mld:.2f} {unit}, "
+                f"({s.percent_area_stenosis:.0f} %AS), MLD {s.mld:.2f} {unit} ({s.mld_method}), "
                 f"RVD {s.rvd:.2f} {unit}, lesion length {length} {unit}"
             )
         return lines

@@ -42,6 +42,7 @@ FIELD_LABELS = {
     "mean_contrast": ("Mean contrast", "(B-I)/B"),
     "n_segments": ("Segments", ""),
     "reference_method": ("Reference method", ""),
+    "mld_method": ("MLD method", ""),
 }
 SKIPPED_FIELDS = {"unit"}  # the unit is in every column name already
 _SUFFIX_UNITS = (
