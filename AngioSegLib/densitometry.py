@@ -12,8 +12,9 @@ shape and whatever the detector blur (blur moves signal sideways, it does not re
 across the profile between the medians of two bands just outside the reference lumen
 (``|t|`` in ``[w_out, w_out + BAND_PX]``, ``w_out`` = reference radius + ``MARGIN_PX``), each
 band's level smoothed along the vessel (median, then Gaussian) so that its noise does not enter
-``A``; ``w_in`` = the measured (edge) radius + ``MARGIN_PX``, which at a lesion keeps the noise of
-the empty reference width out of the sum.
+``A``, band samples on a vessel (another branch, a crossing) left out; ``w_in`` = the measured
+(edge) radius + ``MARGIN_PX``, which at a lesion keeps the noise of the empty reference width
+out of the sum.
 
 The unknown constant (iodine concentration × display gain, its sign the display polarity) is
 calibrated on the vessel's healthy stretch, where the lumen has its reference diameter ``R``:
@@ -44,11 +45,12 @@ def _fill(values: np.ndarray) -> np.ndarray:
     return np.interp(np.arange(len(values)), finite, values[finite])
 
 
-def _band_levels(offsets: np.ndarray, profiles: np.ndarray, outer_px: np.ndarray,
-                 sign: int) -> np.ndarray:
-    """(N,) median of each profile over the band ``sign·t`` in [outer, outer + BAND_PX]."""
+def _band_levels(offsets: np.ndarray, profiles: np.ndarray, off_vessel: np.ndarray,
+                 outer_px: np.ndarray, sign: int) -> np.ndarray:
+    """(N,) median of each profile over the band ``sign·t`` in [outer, outer + BAND_PX], samples
+    not ``off_vessel`` left out (NaN where none is left)."""
     t = sign * offsets[None, :]
-    band = (t >= outer_px[:, None]) & (t <= outer_px[:, None] + BAND_PX)
+    band = (t >= outer_px[:, None]) & (t <= outer_px[:, None] + BAND_PX) & off_vessel
     levels = np.where(band, profiles, np.nan)
     with np.errstate(all="ignore"):
         empty = ~band.any(axis=1)
@@ -67,12 +69,13 @@ def _smooth_along(levels: np.ndarray, window_samples: float) -> np.ndarray:
 
 def area_profile(image: np.ndarray, points_rc: np.ndarray, normals_rc: np.ndarray,
                  inner_px: np.ndarray, outer_px: np.ndarray, background_samples: float,
-                 step_px: float = 0.25) -> np.ndarray:
+                 vessel: np.ndarray | None = None, step_px: float = 0.25) -> np.ndarray:
     """(N,) densitometric cross-section area (image value × px) at each centerline point.
 
     ``inner_px`` / ``outer_px`` (N,) the measured and the reference lumen radius (px), ``MARGIN_PX``
     is added to both; ``background_samples`` the length (in centerline samples) over which the
-    background bands are smoothed. NaN where a radius is unknown or a band leaves the image.
+    background bands are smoothed; ``vessel`` (H, W) the vessel mask, whose pixels the bands skip.
+    NaN where a radius is unknown or a band leaves the image.
     """
     inner = np.asarray(inner_px, float) + MARGIN_PX
     outer = np.asarray(outer_px, float) + MARGIN_PX
@@ -89,8 +92,12 @@ def area_profile(image: np.ndarray, points_rc: np.ndarray, normals_rc: np.ndarra
     known &= inside_image
     if known.sum() < 2:
         return area
-    left = _band_levels(offsets, profiles, outer, -1)
-    right = _band_levels(offsets, profiles, outer, +1)
+    if vessel is None:
+        off_vessel = np.ones(profiles.shape, bool)
+    else:
+        off_vessel = sample_profiles(vessel, points_rc, normals_rc, reach, step_px)[1] < 0.5
+    left = _band_levels(offsets, profiles, off_vessel, outer, -1)
+    right = _band_levels(offsets, profiles, off_vessel, outer, +1)
     left[~known], right[~known] = np.nan, np.nan
     left, right = _smooth_along(left, background_samples), _smooth_along(right, background_samples)
     fraction = (offsets[None, :] + outer[:, None]) / (2.0 * np.maximum(outer[:, None], 1e-9))

@@ -389,9 +389,9 @@ def _median(values: np.ndarray) -> float:
     return float(np.median(finite)) if len(finite) else -np.inf
 
 
-def _densitometric(lesion: ProfileAnalysis, image: np.ndarray, centerline: CenterlineSegment,
-                   distance: np.ndarray, diameter: np.ndarray, scale: float,
-                   options: QcaOptions) -> ProfileAnalysis:
+def _densitometric(lesion: ProfileAnalysis, image: np.ndarray, mask: np.ndarray,
+                   centerline: CenterlineSegment, distance: np.ndarray, diameter: np.ndarray,
+                   scale: float, options: QcaOptions) -> ProfileAnalysis:
     """``lesion`` with its MLD read from ``image`` (see :mod:`.densitometry`), or unchanged when
     it has no reference or the calibration on its healthy stretch fails."""
     if lesion.rvd is None or lesion.mld_index is None or lesion.healthy is None:
@@ -399,7 +399,7 @@ def _densitometric(lesion: ProfileAnalysis, image: np.ndarray, centerline: Cente
     step = float(distance[1] - distance[0])
     area = area_profile(image, centerline.points_rc, centerline.normals_rc,
                         diameter / scale / 2.0, lesion.reference / scale / 2.0,
-                        options.densitometry_background_mm / step)
+                        options.densitometry_background_mm / step, mask)
     k = calibrate(area, lesion.reference, lesion.healthy)
     if k is None:
         return lesion
@@ -419,7 +419,7 @@ def _densitometric(lesion: ProfileAnalysis, image: np.ndarray, centerline: Cente
                    densitometric_diameter=np.where(near, dens, np.nan))
 
 
-def _measure_segment(probability, centerline: CenterlineSegment, frame: int, scale: float,
+def _measure_segment(probability, mask, centerline: CenterlineSegment, frame: int, scale: float,
                      unit: str, options: QcaOptions,
                      image: np.ndarray | None) -> SegmentMeasures:
     diameter = _diameter_profile(probability, centerline, scale, options)
@@ -435,8 +435,8 @@ def _measure_segment(probability, centerline: CenterlineSegment, frame: int, sca
             options.junction_trim_diameters * typical)
     lesions = analyze_lesions(distance, diameter, valid, options)
     if image is not None and options.mld_method == "densitometric":
-        lesions = tuple(_densitometric(lesion, image, centerline, distance, diameter, scale,
-                                       options) for lesion in lesions)
+        lesions = tuple(_densitometric(lesion, image, mask, centerline, distance, diameter,
+                                       scale, options) for lesion in lesions)
     profile = lesions[0]
     pos = float(distance[profile.mld_index]) if profile.mld_index is not None else None
     return SegmentMeasures(
@@ -481,7 +481,7 @@ def measure_segments(probability: np.ndarray, mask: np.ndarray, scale: float, un
     centerlines = link_vessels(
         extract_centerlines(mask, options.spur_factor, options.min_branch_mm / scale), mask
     )
-    measured = [_measure_segment(probability, c, frame, scale, unit, options, image)
+    measured = [_measure_segment(probability, mask, c, frame, scale, unit, options, image)
                 for c in centerlines if len(c.arc_px) >= 2]
     measured.sort(key=lambda m: -(m.mean_diameter or 0.0) * m.length ** 0.25)
     return tuple(replace(m, segment_label=f"S{i + 1}") for i, m in enumerate(measured))

@@ -8,6 +8,8 @@ frame. Probabilities come from ``--probabilities-from``:
 * ``blurred``: the mask blurred with a Gaussian of σ 0.7 px (a smooth, calibrated probability);
 * ``model``: the shipped Segmenter on the rendered frame (needs a trained model).
 
+The frame itself (noisy) goes to QCA too, for the densitometric MLD (``--mld-method``).
+
 "no bifurc." rows leave out lesions with a side-branch origin within half the lesion length + 2 mm
 of their centre (bifurcation lesions, where a cross-section includes the branch's origin). A
 planted lesion is *found* when the stenosis list (what a user reads: interpolated reference,
@@ -22,7 +24,7 @@ frame.
 
     .venv/bin/python benchmarks/bench_qca.py [--seeds 8] [--spacings 0.15 0.2 0.3]
         [--probabilities-from mask blurred model] [--size 384] [--diameter-method integral]
-        [--model cenet-light]
+        [--mld-method densitometric] [--model cenet-light] [--lesions]
 """
 
 from __future__ import annotations
@@ -117,7 +119,8 @@ def _evaluate(source, seeds, spacings, size, segmenter, options):
     from AngioSegLib.qca import list_stenoses, measure_segments
 
     rows = {"mld": [], "ds": [], "rvd": [], "length": [], "found": 0, "planted": 0, "fp": 0,
-            "seconds": [], "catheter": [], "mld_plain": [], "ds_plain": [], "rvd_plain": []}
+            "seconds": [], "catheter": [], "mld_plain": [], "ds_plain": [], "rvd_plain": [],
+            "by_spacing": {spacing: ([], []) for spacing in spacings}, "log": []}
     for seed in seeds:
         for spacing in spacings:
             run = _phantom(seed, spacing, size)
@@ -133,14 +136,23 @@ def _evaluate(source, seeds, spacings, size, segmenter, options):
                 rows["planted"] += 1
                 offsets = [np.linalg.norm(np.array(s.position_rc) - centre) * spacing
                            for s in listed]
+                side_branch_mm = _side_branch_mm(run, planted, centre, spacing)
+                where = (f"seed {seed} {spacing} mm/px {planted.segment:<4} true "
+                         f"{planted.percent_diameter:4.1f} %DS, MLD {planted.mld_mm:.2f} mm, "
+                         f"side branch {side_branch_mm:4.1f} mm:")
                 if not offsets or min(offsets) > planted.length_mm / 2 + 1.0:
+                    rows["log"].append(f"{where} not listed")
                     continue
                 lesion = listed[int(np.argmin(offsets))]
                 rows["found"] += 1
                 rows["mld"].append(lesion.mld - planted.mld_mm)
                 rows["rvd"].append(lesion.rvd - planted.reference_diameter_mm)
                 rows["ds"].append(lesion.percent_diameter_stenosis - planted.percent_diameter)
-                if _side_branch_mm(run, planted, centre, spacing) > planted.length_mm / 2 + 2.0:
+                rows["by_spacing"][spacing][0].append(rows["mld"][-1])
+                rows["by_spacing"][spacing][1].append(rows["ds"][-1])
+                rows["log"].append(f"{where} {lesion.percent_diameter_stenosis:4.1f} %DS, MLD "
+                                   f"{lesion.mld:.2f} mm ({lesion.mld_method})")
+                if side_branch_mm > planted.length_mm / 2 + 2.0:
                     rows["mld_plain"].append(rows["mld"][-1])
                     rows["ds_plain"].append(rows["ds"][-1])
                     rows["rvd_plain"].append(rows["rvd"][-1])
@@ -148,6 +160,10 @@ def _evaluate(source, seeds, spacings, size, segmenter, options):
                 if min(np.linalg.norm(np.array(lesion.position_rc) - c) for c in centres) \
                         * spacing > 3.0:
                     rows["fp"] += 1
+                    rows["log"].append(
+                        f"seed {seed} {spacing} mm/px false lesion at {lesion.position_rc[0]:.0f},"
+                        f"{lesion.position_rc[1]:.0f}: {lesion.percent_diameter_stenosis:4.1f} "
+                        f"%DS, RVD {lesion.rvd:.2f} mm ({lesion.mld_method})")
             rows["length"] += _length_errors(run, segments, spacing)
             if source == "mask":
                 error = _catheter_error(run, spacing)
@@ -172,6 +188,8 @@ def main() -> None:
                         choices=["mask", "blurred", "model"], dest="sources")
     parser.add_argument("--diameter-method", default="integral", choices=["integral", "iso"])
     parser.add_argument("--mld-method", default="densitometric", choices=["densitometric", "edge"])
+    parser.add_argument("--lesions", action="store_true",
+                        help="also list every planted and every false lesion")
     parser.add_argument("--model", default=None, help="model name or bundle (default: shipped)")
     args = parser.parse_args()
     from AngioSegLib.qca import QcaOptions
@@ -200,6 +218,10 @@ def main() -> None:
         plain = len(rows["mld_plain"])
         print(f"{'  no bifurc.':<14}{plain:>4}/{rows['found']:<3}{_stats(rows['mld_plain']):>34}"
               f"{_stats(rows['ds_plain']):>34}{_stats(rows['rvd_plain']):>34}")
+        for spacing, (mld, ds) in rows["by_spacing"].items():
+            print(f"{f'  {spacing} mm/px':<14}{len(mld):>8}{_stats(mld):>34}{_stats(ds):>34}")
+        if args.lesions:
+            print("\n".join(f"    {line}" for line in rows["log"]))
     if catheter:
         print(f"catheter calibration (6 F, noisy frame, along, n={len(catheter)}): "
               f"mm/pixel error % {_stats(catheter)}")
