@@ -35,9 +35,11 @@ Vocabulary as in CAAS QCA / QAngio XA. For each centerline segment (see :mod:`.c
 * tortuosity = arc length / chord.
 
 A segment has a reference when at least ``min_reference_diameters`` × RVD of healthy vessel lies
-on one side of the lesion; stenoses are listed when %DS ≥ ``min_stenosis_percent``. A long
-segment may hold several lesions: :func:`analyze_lesions` looks for up to ``max_lesions``, each
-outside the stretches of those already found; the segment's own MLD, RVD and %DS are the first's.
+on one side of the lesion; stenoses are listed when %DS ≥ ``min_stenosis_percent`` and the
+reference is interpolated, or one-sided because a bifurcation ends the segment on the other
+side (an ostial lesion; see :func:`list_stenoses`). A long segment may hold several lesions:
+:func:`analyze_lesions` looks for up to ``max_lesions``, each outside the stretches of those
+already found; the segment's own MLD, RVD and %DS are the first's.
 """
 
 from __future__ import annotations
@@ -487,17 +489,26 @@ def measure_segments(probability: np.ndarray, mask: np.ndarray, scale: float, un
     return tuple(replace(m, segment_label=f"S{i + 1}") for i, m in enumerate(measured))
 
 
+def _at_branch_point(segment: SegmentMeasures, lesion: ProfileAnalysis) -> bool:
+    """Whether a one-sided ``lesion`` misses its other reference because the segment ends there in
+    a bifurcation (an ostial lesion, or one just before a vessel divides)."""
+    return ((lesion.reference_method == "distal only" and segment.start_is_junction)
+            or (lesion.reference_method == "proximal only" and segment.end_is_junction))
+
+
 def list_stenoses(segments: tuple[SegmentMeasures, ...], options: QcaOptions = DEFAULT_OPTIONS
                   ) -> tuple[Stenosis, ...]:
-    """Lesions (up to ``max_lesions`` per segment) with a proximal and a distal reference and
-    %DS ≥ ``min_stenosis_percent``, most severe first. One-sided references (a lesion at a
-    segment end) are measured but not listed: there the narrowing cannot be told from taper,
-    ostium or a vessel leaving the frame."""
+    """Lesions (up to ``max_lesions`` per segment) with %DS ≥ ``min_stenosis_percent``, most
+    severe first: those with a proximal and a distal reference, and those with one side only
+    where the segment ends in a bifurcation on the other (ostial lesions). Other one-sided
+    lesions (at a vessel tip or the frame edge) are measured but not listed: there the narrowing
+    cannot be told from taper or a vessel leaving the frame."""
     listed = [
         _stenosis(m, lesion)
         for m in segments
         for lesion in m.lesions
-        if lesion.reference_method == INTERPOLATED and lesion.percent_diameter_stenosis is not None
+        if (lesion.reference_method == INTERPOLATED or _at_branch_point(m, lesion))
+        and lesion.percent_diameter_stenosis is not None
         and lesion.percent_diameter_stenosis >= options.min_stenosis_percent
     ]
     return tuple(sorted(listed, key=lambda s: -s.percent_diameter_stenosis))

@@ -181,6 +181,34 @@ def test_two_lesions_on_one_vessel_are_both_listed():
     assert len(single) == 1 and single[0].percent_diameter_stenosis > 60
 
 
+def branch_with_narrowing(at_origin: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(mask, probability) at 0.2 mm/px: a straight 3 mm vessel and a 2.4 mm branch leaving it
+    at 45°, with a 50 % narrowing (4 mm long) at the branch's origin or at its free tip."""
+    mm_per_pixel, branch_mm = 0.2, 24.0
+    parent = straight_line((120.0, 60.0), 90.0, 100.0, step=0.1)
+    branch = (120.0, 60.0) + np.arange(0.0, branch_mm / mm_per_pixel, 0.1)[:, None] * np.array(
+        [np.sin(np.deg2rad(45.0)), np.cos(np.deg2rad(45.0))])
+    s = np.linspace(0.0, branch_mm, len(branch))
+    centre = 4.0 if at_origin else branch_mm - 4.0
+    x = np.clip((s - centre) / 4.0, -0.5, 0.5)
+    radius = 2.4 * (1 - 0.5 * 0.5 * (1 + np.cos(2 * np.pi * x))) / 2 / mm_per_pixel
+    shape = (200, 200)
+    parts = [render_tube(shape, parent, 1.5 / mm_per_pixel), render_tube(shape, branch, radius)]
+    return (np.maximum(parts[0][0], parts[1][0]), np.maximum(parts[0][1], parts[1][1]))
+
+
+def test_an_ostial_lesion_is_listed_a_tip_narrowing_is_not():
+    """One-sided lesions are listed where a bifurcation ends the segment (the branch's ostium),
+    not at a vessel's free tip."""
+    mask, probability = branch_with_narrowing(at_origin=True)
+    ostial = list_stenoses(measure_segments(probability, mask, 0.2, "mm"))
+    assert len(ostial) == 1
+    assert ostial[0].reference_method in ("distal only", "proximal only")
+    assert ostial[0].percent_diameter_stenosis == pytest.approx(50.0, abs=8.0)
+    mask, probability = branch_with_narrowing(at_origin=False)
+    assert not list_stenoses(measure_segments(probability, mask, 0.2, "mm"))
+
+
 def test_a_vessel_cut_by_the_frame_edge_is_no_stenosis(monkeypatch):
     """A 2.4 mm tube that bends up to the top edge, where the frame cuts half of it off."""
     mm_per_pixel = 0.2
