@@ -489,25 +489,30 @@ def measure_segments(probability: np.ndarray, mask: np.ndarray, scale: float, un
     return tuple(replace(m, segment_label=f"S{i + 1}") for i, m in enumerate(measured))
 
 
-def _at_branch_point(segment: SegmentMeasures, lesion: ProfileAnalysis) -> bool:
-    """Whether a one-sided ``lesion`` misses its other reference because the segment ends there in
-    a bifurcation (an ostial lesion, or one just before a vessel divides)."""
-    return ((lesion.reference_method == "distal only" and segment.start_is_junction)
-            or (lesion.reference_method == "proximal only" and segment.end_is_junction))
+def _is_ostial(segment: SegmentMeasures, lesion: ProfileAnalysis) -> bool:
+    """Whether a one-sided ``lesion`` lies at a branch's ostium: the segment leaves a bifurcation
+    at the side the lesion misses and ends free at the other (a branch's origin is its one
+    junction end)."""
+    if segment.start_is_junction == segment.end_is_junction:
+        return False
+    missing_start = lesion.reference_method == "distal only"
+    missing_end = lesion.reference_method == "proximal only"
+    return ((missing_start and segment.start_is_junction)
+            or (missing_end and segment.end_is_junction))
 
 
 def list_stenoses(segments: tuple[SegmentMeasures, ...], options: QcaOptions = DEFAULT_OPTIONS
                   ) -> tuple[Stenosis, ...]:
     """Lesions (up to ``max_lesions`` per segment) with %DS ≥ ``min_stenosis_percent``, most
-    severe first: those with a proximal and a distal reference, and those with one side only
-    where the segment ends in a bifurcation on the other (ostial lesions). Other one-sided
-    lesions (at a vessel tip or the frame edge) are measured but not listed: there the narrowing
-    cannot be told from taper or a vessel leaving the frame."""
+    severe first: those with a proximal and a distal reference, and ostial ones (one side only,
+    the branch leaving a bifurcation on the other; see :func:`_is_ostial`). Other one-sided
+    lesions (at a vessel tip, the frame edge, between two junctions) are measured but not
+    listed: there the narrowing cannot be told from taper or a vessel leaving the frame."""
     listed = [
         _stenosis(m, lesion)
         for m in segments
         for lesion in m.lesions
-        if (lesion.reference_method == INTERPOLATED or _at_branch_point(m, lesion))
+        if (lesion.reference_method == INTERPOLATED or _is_ostial(m, lesion))
         and lesion.percent_diameter_stenosis is not None
         and lesion.percent_diameter_stenosis >= options.min_stenosis_percent
     ]
