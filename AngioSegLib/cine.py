@@ -114,7 +114,9 @@ class CineRun:
 
     ``frames`` is a (T, H, W) integer or float array, or a lazy :class:`FrameSource` that decodes a
     frame when indexed. ``frame_times_s`` holds each frame's time from the first (s), or None when
-    the file says nothing about timing.
+    the file says nothing about timing. ``pixel_intensity_relationship`` is the DICOM term for how
+    the values relate to the X-ray intensity ("LIN" proportional, "LOG", "DISP" display-processed),
+    None when unknown or when reading changed the values (inversion, modality LUT).
     """
 
     frames: np.ndarray | FrameSource
@@ -128,6 +130,7 @@ class CineRun:
     name: str = "cine"
     source_path: Path | None = None
     warnings: tuple[str, ...] = ()
+    pixel_intensity_relationship: str | None = None
 
     def __post_init__(self) -> None:
         shape = tuple(self.frames.shape)

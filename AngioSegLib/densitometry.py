@@ -31,12 +31,22 @@ from scipy import ndimage
 
 from AngioSegLib.diameter import sample_profiles
 
-__all__ = ["area_profile", "calibrate", "densitometric_diameter"]
+__all__ = ["area_profile", "attenuation_image", "calibrate", "densitometric_diameter"]
 
 MARGIN_PX = 1.5  # beyond the lumen edge: > 2 σ of a typical detector blur (0.5–0.7 px)
 BAND_PX = 2.0  # width of each background band
 MIN_HEALTHY = 5  # cross-sections needed to calibrate
 MIN_CALIBRATION_SNR = 3.0  # median(A/R²) over its robust spread on the healthy stretch
+
+
+def attenuation_image(frame: np.ndarray, pixel_intensity_relationship: str | None) -> np.ndarray:
+    """``frame`` on a scale linear in the attenuation line integral, as densitometry needs:
+    ``log(v + 1)`` when the file stores values proportional to the X-ray intensity ("LIN"), the
+    values as they are otherwise ("LOG", "DISP": XA systems log-process what they store)."""
+    frame = np.asarray(frame, np.float32)
+    if pixel_intensity_relationship == "LIN":
+        return np.log1p(np.maximum(frame, 0.0))
+    return frame
 
 
 def _fill(values: np.ndarray) -> np.ndarray:

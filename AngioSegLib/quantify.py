@@ -34,6 +34,7 @@ from scipy import ndimage
 
 from AngioSegLib.centerline import extract_centerlines
 from AngioSegLib.cine import Calibration, CineRun
+from AngioSegLib.densitometry import attenuation_image
 from AngioSegLib.errors import InputError
 from AngioSegLib.io.atomic import atomic_write
 from AngioSegLib.progress import Progress, ProgressCallback, no_progress
@@ -323,7 +324,8 @@ def analyze_run(cine: CineRun, probabilities: np.ndarray, masks: np.ndarray,
     analysis_frame, rule = choose_analysis_frame(curve, cine.r_wave_frames)
     segments = measure_segments(probabilities[analysis_frame], masks[analysis_frame],
                                 calibration.scale, calibration.unit, analysis_frame, options,
-                                image=cine.frame(analysis_frame))
+                                image=attenuation_image(cine.frame(analysis_frame),
+                                                        cine.pixel_intensity_relationship))
     progress(Progress("quantify", total, total, f"QCA on frame {analysis_frame}"))
     return RunAnalysis(
         calibration=calibration,

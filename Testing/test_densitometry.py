@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_quantify import main_segment, render_tube, straight_line
 
-from AngioSegLib.densitometry import area_profile, calibrate
+from AngioSegLib.densitometry import area_profile, attenuation_image, calibrate
 from AngioSegLib.phantom_render import MU_CONTRAST_PER_MM, detect, render_tubes
 from AngioSegLib.qca import DEFAULT_OPTIONS, QcaOptions, list_stenoses, measure_segments
 
@@ -98,6 +98,17 @@ def test_display_gain_offset_and_polarity_do_not_matter(gain, offset):
     reference, _ = stenosis(image, 40.0)
     changed, _ = stenosis(gain * image + offset, 40.0)
     assert changed.mld == pytest.approx(reference.mld, rel=1e-3)
+
+
+def test_values_proportional_to_intensity_are_logged_first():
+    """A file that stores intensity ("LIN"): the log makes contrast additive again."""
+    image, _, _ = xray(60.0)
+    linear = np.exp((image - 4095.0) / 1000.0) * 4000.0  # back to transmitted intensity
+    logged, _ = stenosis(attenuation_image(linear, "LIN"), 40.0)
+    as_is, _ = stenosis(attenuation_image(linear, "DISP"), 40.0)
+    assert logged.percent_diameter_stenosis == pytest.approx(60.0, abs=3.0)
+    assert abs(as_is.percent_diameter_stenosis - 60.0) > abs(logged.percent_diameter_stenosis
+                                                             - 60.0)
 
 
 def test_no_contrast_in_the_image_keeps_the_edge_mld():

@@ -114,6 +114,7 @@ def test_multiframe_xa_reads_every_field(tmp_path, frames10):
         DistanceSourceToDetector=1100,
         DistanceSourceToPatient=750,
         RWavePointer=[1, 4],
+        PixelIntensityRelationship="LIN",
     )
     cine = read_cine(path)
     assert isinstance(cine.frames, FrameSource) and not isinstance(cine.frames, np.ndarray)
@@ -130,6 +131,7 @@ def test_multiframe_xa_reads_every_field(tmp_path, frames10):
     assert cine.references[0].sop_class_uid == XA and cine.references[0].path == path
     assert cine.bits_stored == 10 and cine.transfer_syntax == "Explicit VR Little Endian"
     assert cine.name == "run" and cine.source_path == path and cine.warnings == ()
+    assert cine.pixel_intensity_relationship == "LIN"
 
 
 def test_frames_are_decoded_lazily_with_a_bounded_cache_and_pickle(tmp_path):
@@ -240,8 +242,11 @@ def test_frame_times(tmp_path, attributes, times, warning):
 
 
 def test_monochrome1_is_inverted_to_monochrome2(tmp_path, frames10):
-    path = make_xa(tmp_path / "m1.dcm", frames10, bits=10, PhotometricInterpretation="MONOCHROME1")
-    np.testing.assert_array_equal(read_cine(path).to_array(), 1023 - frames10)
+    path = make_xa(tmp_path / "m1.dcm", frames10, bits=10, PhotometricInterpretation="MONOCHROME1",
+                   PixelIntensityRelationship="LIN")
+    cine = read_cine(path)
+    np.testing.assert_array_equal(cine.to_array(), 1023 - frames10)
+    assert cine.pixel_intensity_relationship is None  # inverted: no longer proportional
 
 
 def test_signed_pixels_are_shifted_to_unsigned(tmp_path):
@@ -439,6 +444,7 @@ def test_real_rubo_rca_run():
     assert cine.shape == (96, 512, 512) and cine.bits_stored == 8
     assert cine.transfer_syntax == "JPEG Baseline (Process 1)"
     assert cine.r_wave_frames == (19, 52, 76)
+    assert cine.pixel_intensity_relationship == "LIN"
     assert cine.view.label == "RAO 32° CRA 2°"
     assert cine.frame_times_s[1] == pytest.approx(0.033)
     assert not cine.calibration.is_calibrated
