@@ -131,6 +131,7 @@ class ProfileAnalysis:
     reference_method: str
     healthy: np.ndarray | None = None  # (N,) bool: the stretch the reference was fitted to
     mld_method: str = "edge"
+    edge_mld: float | None = None  # the segmentation's MLD when ``mld`` is densitometric
     densitometric_diameter: np.ndarray | None = None  # (N,) about the lesion, NaN elsewhere
 
     @property
@@ -157,7 +158,8 @@ class ProfileAnalysis:
                 "percent_diameter_stenosis": self.percent_diameter_stenosis,
                 "percent_area_stenosis": self.percent_area_stenosis,
                 "lesion_length": self.lesion_length, "reference_method": self.reference_method,
-                "mld_method": self.mld_method}
+                "mld_method": self.mld_method,
+                "edge_mld": self.mld if self.edge_mld is None else self.edge_mld}
 
 
 def _crossing(s: np.ndarray, ratio: np.ndarray, i: int, step: int, limit: float) -> float:
@@ -314,6 +316,7 @@ class SegmentMeasures:
     tortuosity: float
     reference_method: str
     mld_method: str
+    edge_mld: float | None
     start_is_junction: bool
     end_is_junction: bool
     distance: np.ndarray  # (N,) arc position
@@ -339,7 +342,8 @@ class SegmentMeasures:
 @dataclass(frozen=True)
 class Stenosis:
     """A listed lesion (QCA vocabulary). Lengths in ``unit``; ``mld_position`` from the segment
-    start; ``position_rc`` the MLD's (row, col) pixel in ``frame``."""
+    start; ``position_rc`` the MLD's (row, col) pixel in ``frame``; ``mld`` measured as
+    ``mld_method`` says, ``edge_mld`` the segmentation edges' (the same when that is "edge")."""
 
     segment_id: int
     segment_label: str
@@ -353,6 +357,7 @@ class Stenosis:
     position_rc: tuple[float, float]
     reference_method: str
     mld_method: str
+    edge_mld: float
     unit: str
 
 
@@ -417,7 +422,7 @@ def _densitometric(lesion: ProfileAnalysis, image: np.ndarray, mask: np.ndarray,
     i = int(stretch[np.argmin(dens[stretch])])
     near = (distance >= lo - lesion.rvd) & (distance <= hi + lesion.rvd)
     return replace(lesion, mld=float(dens[i]), mld_index=i, rvd=float(lesion.reference[i]),
-                   mld_method="densitometric",
+                   mld_method="densitometric", edge_mld=lesion.mld,
                    densitometric_diameter=np.where(near, dens, np.nan))
 
 

@@ -61,7 +61,7 @@ __all__ = [
 ]
 
 # Unit kind of exported fields: "length" follows the calibration, "area" is its square.
-_LENGTH = {"length", "mean_diameter", "mld", "mld_position", "rvd", "lesion_length",
+_LENGTH = {"length", "mean_diameter", "mld", "edge_mld", "mld_position", "rvd", "lesion_length",
            "lesion_start", "lesion_end", "centerline_length"}
 _AREA = {"vessel_area", "opacification"}
 _PERCENT = {"percent_diameter_stenosis", "percent_area_stenosis", "vessel_fraction"}
@@ -226,10 +226,17 @@ class RunAnalysis:
             length = "–" if s.lesion_length is None else f"{s.lesion_length:.1f}"
             lines.append(
                 f"{s.segment_label}: {s.percent_diameter_stenosis:.0f} %DS "
-                f"({s.percent_area_stenosis:.0f} %AS), MLD {s.mld:.2f} {unit} ({s.mld_method}), "
+                f"({s.percent_area_stenosis:.0f} %AS), MLD {s.mld:.2f} {unit} ({_how(s)}), "
                 f"RVD {s.rvd:.2f} {unit}, lesion length {length} {unit}"
             )
         return lines
+
+
+def _how(stenosis: Stenosis) -> str:
+    """How a stenosis' MLD was measured, with the edge MLD beside a densitometric one."""
+    if stenosis.mld_method == "edge":
+        return "edges"
+    return f"{stenosis.mld_method}; edges {stenosis.edge_mld:.2f}"
 
 
 def _background(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -144,13 +144,14 @@ def _analysis_html(result: Result) -> str:
     parts.append("</p>")
     rows = [
         [f"{i + 1}", s.segment_label, _fmt(s.percent_diameter_stenosis, 0),
-         _fmt(s.percent_area_stenosis, 0), _fmt(s.mld), s.mld_method, _fmt(s.rvd),
-         _fmt(s.lesion_length)]
+         _fmt(s.percent_area_stenosis, 0), _fmt(s.mld), s.mld_method, _fmt(s.edge_mld),
+         _fmt(s.rvd), _fmt(s.lesion_length)]
         for i, s in enumerate(analysis.stenoses)
     ]
     parts.append("<h2>Stenoses (most severe first)</h2>")
     parts.append(
-        _table(["#", "segment", "%DS", "%AS", f"MLD ({unit})", "MLD from", f"RVD ({unit})",
+        _table(["#", "segment", "%DS", "%AS", f"MLD ({unit})", "MLD from",
+                f"MLD, edges ({unit})", f"RVD ({unit})",
                 f"lesion length ({unit})"], rows)
         if rows else "<p>No stenosis of 20 % diameter or more was found.</p>"
     )

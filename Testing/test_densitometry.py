@@ -71,6 +71,7 @@ def test_densitometric_mld_reads_the_lumen_the_segmentation_widened():
     assert dens.mld_method == "densitometric" == segment.mld_method
     assert dens.percent_diameter_stenosis == pytest.approx(60.0, abs=3.0)
     assert dens.mld == pytest.approx(0.4 * REFERENCE_MM, abs=0.08)
+    assert dens.edge_mld == edge.mld == edge.edge_mld  # the segmentation's, kept beside it
     assert dens.percent_area_stenosis == pytest.approx(
         100 * (1 - (dens.mld / dens.rvd) ** 2), abs=1e-6)
     assert np.isfinite(segment.lesions[0].densitometric_diameter).any()

@@ -389,7 +389,8 @@ def test_json_and_csv_carry_units_and_calibration(run_analysis, tmp_path):
     assert "mld_mm" in data["segments"][0] and "vessel_area_mm2" in data["frames"][0]
     path = run_analysis.write_segments_csv(tmp_path / "qca.csv")
     header = path.read_text().splitlines()[0].split(",")
-    assert "mld_mm" in header and "percent_diameter_stenosis_percent" in header
+    assert {"mld_mm", "edge_mld_mm", "mld_method", "percent_diameter_stenosis_percent"} <= set(
+        header)
     assert header[-1] == "calibration_source"
     frames = run_analysis.write_frames_csv(tmp_path / "frames.csv").read_text().splitlines()
     assert len(frames) == len(run_analysis.frames) + 1

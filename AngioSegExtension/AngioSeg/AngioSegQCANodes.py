@@ -24,6 +24,7 @@ FIELD_LABELS = {
     "percent_diameter_stenosis": ("%DS", "%"),
     "percent_area_stenosis": ("%AS", "%"),
     "mld": ("MLD", "length"),
+    "edge_mld": ("MLD (edges)", "length"),
     "rvd": ("RVD", "length"),
     "lesion_length": ("Lesion length", "length"),
     "mld_position": ("MLD position", "length"),
