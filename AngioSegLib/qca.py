@@ -73,7 +73,8 @@ MLD_METHODS = ("densitometric", "edge")
 
 @dataclass(frozen=True)
 class QcaOptions:
-    """How to measure. Lengths in mm (pixels when the run is uncalibrated), fractions 0–1."""
+    """How to measure. Lengths in mm, fractions 0–1. On an uncalibrated run (results in px) the
+    lengths are taken at ``uncalibrated_mm_per_pixel``, a typical 512² angiogram's pixel."""
 
     diameter_method: str = "integral"
     mld_method: str = "densitometric"
@@ -90,6 +91,7 @@ class QcaOptions:
     reference_window_diameters: float = 4.0
     densitometry_sigma_mm: float = 0.25
     densitometry_background_mm: float = 2.0
+    uncalibrated_mm_per_pixel: float = 0.25
 
     def __post_init__(self) -> None:
         if self.diameter_method not in DIAMETER_METHODS:
@@ -113,6 +115,17 @@ class QcaOptions:
                self.min_reference_diameters, self.densitometry_sigma_mm,
                self.densitometry_background_mm) < 0:
             raise InputError("QCA lengths and factors must be 0 or more")
+        if self.uncalibrated_mm_per_pixel <= 0:
+            raise InputError("uncalibrated_mm_per_pixel must be more than 0, found "
+                             f"{self.uncalibrated_mm_per_pixel}")
+
+    def in_pixels(self) -> QcaOptions:
+        """These options with their lengths in pixels of ``uncalibrated_mm_per_pixel``."""
+        px = 1.0 / self.uncalibrated_mm_per_pixel
+        return replace(self, profile_sigma_mm=self.profile_sigma_mm * px,
+                       min_branch_mm=self.min_branch_mm * px,
+                       densitometry_sigma_mm=self.densitometry_sigma_mm * px,
+                       densitometry_background_mm=self.densitometry_background_mm * px)
 
 
 DEFAULT_OPTIONS = QcaOptions()
@@ -476,10 +489,13 @@ def measure_segments(probability: np.ndarray, mask: np.ndarray, scale: float, un
     """Measures of every analysis segment (vessel) of one frame, widest first, labelled "S1", ...
 
     ``probability`` (H, W) float in [0, 1] (a mask works too), ``mask`` (H, W) {0, 1}, ``scale``
-    the length of one pixel in ``unit``; ``image`` (H, W) the frame itself, for the densitometric
-    MLD (without it the MLD is the edge one).
+    the length of one pixel in ``unit`` ("mm", or "px" for an uncalibrated run: see
+    :class:`QcaOptions`); ``image`` (H, W) the frame itself, for the densitometric MLD (without
+    it the MLD is the edge one).
     """
     probability = np.asarray(probability, np.float32)
+    if unit == "px":
+        options = options.in_pixels()
     if image is not None:
         image = np.asarray(image, np.float32)
         if image.shape != probability.shape:

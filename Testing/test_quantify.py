@@ -100,6 +100,21 @@ def test_scaling_the_pixel_spacing_scales_lengths_and_diameters():
     assert second.tortuosity == pytest.approx(first.tortuosity, rel=1e-12)
 
 
+def test_an_uncalibrated_run_takes_the_option_lengths_at_a_nominal_pixel(lesion_phantom):
+    """In px with ``uncalibrated_mm_per_pixel`` = the true pixel size, every measure is the mm
+    one divided by that size (smoothing, pruning and densitometry windows alike)."""
+    mask, image = lesion_phantom.masks[0], lesion_phantom.cine.frame(0)
+    options = QcaOptions(uncalibrated_mm_per_pixel=0.2)
+    in_mm = measure_segments(mask.astype(np.float32), mask, 0.2, "mm", 0, options, image=image)
+    in_px = measure_segments(mask.astype(np.float32), mask, 1.0, "px", 0, options, image=image)
+    assert len(in_px) == len(in_mm)
+    for px, mm in zip(in_px, in_mm, strict=True):
+        for name in ("length", "mean_diameter", "mld", "edge_mld", "rvd", "mld_position"):
+            if getattr(mm, name) is not None:
+                assert 0.2 * getattr(px, name) == pytest.approx(getattr(mm, name), rel=1e-6)
+        assert px.mld_method == mm.mld_method
+
+
 def _interior_length_check(segment, points, spacing_mm, step_px, margin_px):
     """Measured arc between two interior centerline points vs. the true arc between their
     projections onto the true polyline (dense, ``step_px`` apart); relative error."""
