@@ -335,6 +335,7 @@ class SegmentMeasures:
     distance: np.ndarray  # (N,) arc position
     diameter: np.ndarray  # (N,) smoothed (edge) diameter, NaN where not measurable
     reference_diameter: np.ndarray  # (N,) interpolated reference, NaN outside the analysed part
+    densitometric_diameter: np.ndarray  # (N,) about each densitometric lesion, NaN elsewhere
     points_rc: np.ndarray  # (N, 2) centerline in pixels
     # every lesion found, the one above first; not exported (the stenosis list carries them)
     lesions: tuple[ProfileAnalysis, ...] = field(default=(), metadata={"export": False})
@@ -478,9 +479,20 @@ def _measure_segment(probability, mask, centerline: CenterlineSegment, frame: in
         distance=distance,
         diameter=diameter,
         reference_diameter=profile.reference,
+        densitometric_diameter=_densitometric_curve(lesions, len(distance)),
         points_rc=centerline.points_rc,
         lesions=lesions,
     )
+
+
+def _densitometric_curve(lesions: tuple[ProfileAnalysis, ...], n: int) -> np.ndarray:
+    """(n,) the densitometric diameter about each lesion that has one (the first lesion's where
+    two overlap), NaN elsewhere."""
+    curve = np.full(n, np.nan)
+    for lesion in lesions:
+        if lesion.densitometric_diameter is not None:
+            curve = np.where(np.isnan(curve), lesion.densitometric_diameter, curve)
+    return curve
 
 
 def measure_segments(probability: np.ndarray, mask: np.ndarray, scale: float, unit: str,

@@ -42,11 +42,9 @@ def plot_diameter_profile(segment: SegmentMeasures, analysis: RunAnalysis | None
     axes.plot(segment.distance, segment.diameter, color="#1f6feb", label="diameter (edges)")
     axes.plot(segment.distance, segment.reference_diameter, "--", color="#57606a",
               label="interpolated reference")
-    densitometric = [lesion.densitometric_diameter for lesion in segment.lesions
-                     if lesion.densitometric_diameter is not None]
-    for i, curve in enumerate(densitometric):
-        axes.plot(segment.distance, curve, ":", color="#8250df",
-                  label="densitometric diameter" if i == 0 else None)
+    if np.isfinite(segment.densitometric_diameter).any():
+        axes.plot(segment.distance, segment.densitometric_diameter, ":", color="#8250df",
+                  label="densitometric diameter")
     if segment.lesion_start is not None and segment.lesion_end is not None:
         axes.axvspan(segment.lesion_start, segment.lesion_end, color="#d4a72c", alpha=0.25,
                      label=f"lesion {segment.lesion_length:.1f} {unit}")

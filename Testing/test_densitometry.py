@@ -74,7 +74,7 @@ def test_densitometric_mld_reads_the_lumen_the_segmentation_widened():
     assert dens.edge_mld == edge.mld == edge.edge_mld  # the segmentation's, kept beside it
     assert dens.percent_area_stenosis == pytest.approx(
         100 * (1 - (dens.mld / dens.rvd) ** 2), abs=1e-6)
-    assert np.isfinite(segment.lesions[0].densitometric_diameter).any()
+    assert np.isfinite(segment.densitometric_diameter).any()
 
 
 def test_densitometric_mld_with_quantum_noise():

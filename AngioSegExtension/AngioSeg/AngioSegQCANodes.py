@@ -36,6 +36,7 @@ FIELD_LABELS = {
     "distance": ("Distance", "length"),
     "diameter": ("Diameter", "length"),
     "reference_diameter": ("Reference diameter", "length"),
+    "densitometric_diameter": ("Densitometric diameter", "length"),
     "vessel_area": ("Vessel area", "area"),
     "opacification": ("Opacification", "area"),
     "vessel_fraction": ("Vessel fraction", "%"),
