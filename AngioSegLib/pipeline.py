@@ -17,6 +17,7 @@ import numpy as np
 from AngioSegLib.cine import CineRun
 from AngioSegLib.errors import InputError
 from AngioSegLib.progress import Progress, ProgressCallback, no_progress
+from AngioSegLib.qca import DEFAULT_OPTIONS, QcaOptions
 
 if TYPE_CHECKING:
     from AngioSegLib.quantify import RunAnalysis
@@ -39,6 +40,7 @@ class PipelineOptions:
     catheter_points: tuple[Point, Point] | None = None
     catheter_frame: int = 0
     analyze: bool = True
+    qca: QcaOptions = DEFAULT_OPTIONS
 
     def __post_init__(self) -> None:
         if self.temporal_k < 0:
@@ -126,7 +128,8 @@ def run(
         from AngioSegLib.quantify import analyze_run
 
         start = time.perf_counter()
-        analysis = analyze_run(cine, temporal.probabilities, temporal.masks, progress=progress)
+        analysis = analyze_run(cine, temporal.probabilities, temporal.masks, options.qca,
+                               progress=progress)
         timings["quantify"] = time.perf_counter() - start
 
     return Result(

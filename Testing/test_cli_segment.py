@@ -59,6 +59,11 @@ def test_bad_option_value_is_one_line(tmp_path, capsys, phantom_dicom):
     )
     assert_one_line_error(code, err, "threshold")
     assert not (tmp_path / "o").exists()
+    code, _, err = run_cli(
+        ["segment", str(phantom_dicom), "-o", str(tmp_path / "o"), "--mld-method", "video"], capsys
+    )
+    assert_one_line_error(code, err, "MLD method must be one of densitometric, edge")
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.slow

@@ -102,6 +102,9 @@ def segment(
     catheter_points: str = typer.Option(
         None, help="Two pixels on the catheter, 'row1,col1,row2,col2' (with --catheter-french)."
     ),
+    mld_method: str = typer.Option(
+        "densitometric", help="MLD from the frame's contrast (densitometric) or the edges (edge)."
+    ),
     fractional_seg: bool = typer.Option(False, help="Store probabilities in the DICOM SEG."),
     force: bool = typer.Option(False, "--force", help="Overwrite files in a non-empty OUTPUT."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
@@ -110,6 +113,7 @@ def segment(
     from AngioSegLib.io import read_cine
     from AngioSegLib.outputs import check_output_folder
     from AngioSegLib.pipeline import PipelineOptions
+    from AngioSegLib.qca import QcaOptions
 
     check_output_folder(output, force)
     options = PipelineOptions(
@@ -121,6 +125,7 @@ def segment(
         threshold=threshold,
         catheter_french=catheter_french,
         catheter_points=_parse_points(catheter_points),
+        qca=QcaOptions(mld_method=mld_method),
     )
     run_and_write(read_cine(input_path), options, output, force, fractional_seg, as_json)
 
