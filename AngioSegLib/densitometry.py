@@ -50,8 +50,11 @@ def attenuation_image(frame: np.ndarray, pixel_intensity_relationship: str | Non
 
 
 def _fill(values: np.ndarray) -> np.ndarray:
-    """``values`` with NaNs replaced by linear interpolation (constant beyond the ends)."""
+    """``values`` with NaNs replaced by linear interpolation (constant beyond the ends); all NaN
+    stays all NaN."""
     finite = np.flatnonzero(np.isfinite(values))
+    if len(finite) == 0:
+        return values.copy()
     return np.interp(np.arange(len(values)), finite, values[finite])
 
 

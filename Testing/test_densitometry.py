@@ -142,6 +142,17 @@ def test_area_is_proportional_to_the_lumen_cross_section():
         pytest.approx(densities[1])
 
 
+def test_no_background_left_gives_no_area():
+    """Background bands that all fall on vessel pixels: no area, no calibration."""
+    image, _, points = xray(60.0)
+    normals = np.tile([1.0, 0.0], (len(points), 1))
+    radius = np.full(len(points), 5.0)
+    area = area_profile(image, points, normals, radius, radius, background_samples=20,
+                        vessel=np.ones(image.shape, np.uint8))
+    assert np.isnan(area).all()
+    assert calibrate(area, np.full(len(area), 3.0), np.ones(len(area), bool)) is None
+
+
 def test_measure_segments_rejects_an_image_of_another_shape():
     image, shape, _ = xray(60.0)
     mask, probability = segmentation(40.0, shape)
