@@ -279,6 +279,15 @@ def analyze_profile(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarra
     return ProfileAnalysis(reference, mld, int(index[i_min]), rvd, start, end, method, healthy)
 
 
+def _zone(lesion: ProfileAnalysis, distance: np.ndarray) -> tuple[float, float]:
+    """(start, end) arc positions a lesion claims: its stretch ± half its RVD, or ± one RVD
+    around a point MLD."""
+    if lesion.lesion_start is not None:
+        return lesion.lesion_start - 0.5 * lesion.rvd, lesion.lesion_end + 0.5 * lesion.rvd
+    centre = float(distance[lesion.mld_index])
+    return centre - lesion.rvd, centre + lesion.rvd
+
+
 def analyze_lesions(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarray,
                     options: QcaOptions = DEFAULT_OPTIONS) -> tuple[ProfileAnalysis, ...]:
     """Up to ``max_lesions`` lesions of one profile, the narrowest (relative to the envelope)
@@ -291,11 +300,7 @@ def analyze_lesions(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarra
         last = found[-1]
         if last.mld_index is None or last.rvd is None:
             break
-        if last.lesion_start is not None:
-            lo, hi = last.lesion_start - 0.5 * last.rvd, last.lesion_end + 0.5 * last.rvd
-        else:
-            centre = distance[last.mld_index]
-            lo, hi = centre - last.rvd, centre + last.rvd
+        lo, hi = _zone(last, distance)
         exclude |= (distance >= lo) & (distance <= hi)
         candidate = analyze_profile(distance, diameter, valid, options, exclude)
         severity = candidate.percent_diameter_stenosis
@@ -440,6 +445,19 @@ def _densitometric(lesion: ProfileAnalysis, image: np.ndarray, mask: np.ndarray,
                    densitometric_diameter=np.where(near, dens, np.nan))
 
 
+def _distinct(lesions: tuple[ProfileAnalysis, ...], distance: np.ndarray
+              ) -> tuple[ProfileAnalysis, ...]:
+    """``lesions`` less those whose MLD moved into an earlier one's zone (two stretches that
+    meet share one narrowing: the densitometric minimum of both can land on it)."""
+    kept = list(lesions[:1])
+    for lesion in lesions[1:]:
+        at = float(distance[lesion.mld_index])
+        if not any(lo <= at <= hi for lo, hi in (_zone(k, distance) for k in kept
+                                                  if k.rvd is not None)):
+            kept.append(lesion)
+    return tuple(kept)
+
+
 def _measure_segment(probability, mask, centerline: CenterlineSegment, frame: int, scale: float,
                      unit: str, options: QcaOptions,
                      image: np.ndarray | None) -> SegmentMeasures:
@@ -456,8 +474,9 @@ def _measure_segment(probability, mask, centerline: CenterlineSegment, frame: in
             options.junction_trim_diameters * typical)
     lesions = analyze_lesions(distance, diameter, valid, options)
     if image is not None and options.mld_method == "densitometric":
-        lesions = tuple(_densitometric(lesion, image, mask, centerline, distance, diameter,
-                                       scale, options) for lesion in lesions)
+        lesions = _distinct(tuple(_densitometric(lesion, image, mask, centerline, distance,
+                                                 diameter, scale, options) for lesion in lesions),
+                            distance)
     profile = lesions[0]
     pos = float(distance[profile.mld_index]) if profile.mld_index is not None else None
     return SegmentMeasures(

@@ -15,6 +15,7 @@ from scipy.spatial import cKDTree
 from AngioSegLib.cine import Calibration, CalibrationSource, CineRun
 from AngioSegLib.errors import InputError, OutputExistsError
 from AngioSegLib.qca import (
+    INTERPOLATED,
     MLD_METHODS,
     QcaOptions,
     analyze_profile,
@@ -74,7 +75,11 @@ def test_straight_tube_measures_its_diameter(diameter_px, angle, mm_per_pixel, o
     centre = (48.0 + offset, 48.0 + offset / 3)
     mask, probability = render_tube((96, 96), straight_line(centre, angle, 60.0), diameter_px / 2)
     segment = main_segment(measure_segments(probability, mask, mm_per_pixel, "mm"))
-    assert segment.mean_diameter == pytest.approx(diameter_px * mm_per_pixel, abs=0.06)
+    # the rendering itself quantises each edge to 1/SUPERSAMPLE px (a grid-aligned 4.25 px tube
+    # renders 4.0 px wide)
+    rendering_mm = mm_per_pixel / SUPERSAMPLE
+    assert segment.mean_diameter == pytest.approx(diameter_px * mm_per_pixel,
+                                                  abs=max(0.06, 0.02 + rendering_mm))
     assert segment.mld == pytest.approx(diameter_px * mm_per_pixel, abs=0.10)
     assert segment.percent_diameter_stenosis is None or segment.percent_diameter_stenosis < 10
     assert segment.tortuosity == pytest.approx(1.0, abs=0.02)
@@ -237,6 +242,23 @@ def test_a_vessel_cut_by_the_frame_edge_is_no_stenosis(monkeypatch):
     monkeypatch.setattr(qca, "_leaves_image", lambda c, w, shape: np.zeros(len(w), bool))
     cut = list_stenoses(measure_segments(probability, mask, mm_per_pixel, "mm"))
     assert [s for s in cut if abs(s.position_rc[1] - 100) < 30]
+
+
+def test_a_narrowing_is_listed_once_when_two_lesions_read_it():
+    """A later lesion whose MLD lies in an earlier one's zone (stretch ± half its RVD) goes."""
+    from AngioSegLib.qca import ProfileAnalysis, _distinct
+
+    distance = np.linspace(0.0, 40.0, 401)
+    reference = np.full(len(distance), 3.0)
+
+    def lesion(mld_at_mm, start, end):
+        i = int(np.argmin(np.abs(distance - mld_at_mm)))
+        return ProfileAnalysis(reference, 1.5, i, 3.0, start, end, INTERPOLATED)
+
+    first = lesion(10.0, 8.0, 12.0)
+    assert _distinct((first, lesion(13.0, 12.5, 16.0)), distance) == (first,)  # 13 ≤ 12 + 1.5
+    later = lesion(20.0, 18.0, 22.0)
+    assert _distinct((first, later), distance) == (first, later)
 
 
 def test_profile_reference_follows_the_taper():

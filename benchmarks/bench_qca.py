@@ -163,7 +163,8 @@ def _evaluate(source, seeds, spacings, size, segmenter, options):
                     rows["log"].append(
                         f"seed {seed} {spacing} mm/px false lesion at {lesion.position_rc[0]:.0f},"
                         f"{lesion.position_rc[1]:.0f}: {lesion.percent_diameter_stenosis:4.1f} "
-                        f"%DS, RVD {lesion.rvd:.2f} mm ({lesion.mld_method})")
+                        f"%DS, RVD {lesion.rvd:.2f} mm ({lesion.mld_method}, "
+                        f"{lesion.reference_method})")
             rows["length"] += _length_errors(run, segments, spacing)
             if source == "mask":
                 error = _catheter_error(run, spacing)
