@@ -343,6 +343,22 @@ def test_phantom_stenoses_from_a_widened_segmentation(lesion_phantom):
     assert errors["edge", "LCx"] < -5  # the tight lesion looks milder
 
 
+def test_a_run_stored_as_intensity_is_logged_for_densitometry(lesion_phantom):
+    """The phantom's frames turned back into transmitted intensity, as a "LIN" file stores them:
+    analyze_run logs them and finds the stenoses it finds on the log-display frames."""
+    display = lesion_phantom.cine.to_array().astype(np.float64)
+    line_integral = 4.2 - display * 3.5 / 4095.0  # the phantom's log display, undone
+    linear = replace(lesion_phantom.cine, frames=4000.0 * np.exp(-line_integral),
+                     pixel_intensity_relationship="LIN")
+    probabilities = lesion_phantom.masks.astype(np.float32)
+    on_display = analyze_run(lesion_phantom.cine, probabilities, lesion_phantom.masks).stenoses
+    on_linear = analyze_run(linear, probabilities, lesion_phantom.masks).stenoses
+    assert on_display and [s.segment_id for s in on_linear] == [s.segment_id for s in on_display]
+    for a, b in zip(on_linear, on_display, strict=True):
+        assert a.mld_method == "densitometric"
+        assert a.percent_diameter_stenosis == pytest.approx(b.percent_diameter_stenosis, abs=1.5)
+
+
 def test_phantom_segment_lengths_match_the_true_centerlines(lesion_phantom):
     """Each analysis segment's length equals the true arc between its end points' projections
     onto the branch it follows, within 3 %."""
