@@ -68,6 +68,7 @@ class AngioSegParameterNode:
     forceCpu: bool
     temporalK: Annotated[int, WithinRange(0, 10), Default(2)]
     motionCompensation: Annotated[bool, Default(True)]
+    densitometricMld: Annotated[bool, Default(True)]
     catheterFrench: Annotated[float, WithinRange(0.0, 12.0), Default(0.0)]
     catheterLine: vtkMRMLMarkupsLineNode
     createSegmentation: bool
@@ -357,6 +358,7 @@ class AngioSegLogic(ScriptedLoadableModuleLogic):
         import AngioSegMRML
 
         from AngioSegLib.pipeline import PipelineOptions
+        from AngioSegLib.qca import QcaOptions
 
         cine = self.readCine(sequenceNode)
         catheterPoints, catheterFrame = None, 0
@@ -381,6 +383,7 @@ class AngioSegLogic(ScriptedLoadableModuleLogic):
             catheter_french=params.catheterFrench or None,
             catheter_points=catheterPoints,
             catheter_frame=catheterFrame,
+            qca=QcaOptions(mld_method="densitometric" if params.densitometricMld else "edge"),
         )
         return cine, options
 
