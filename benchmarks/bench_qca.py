@@ -22,7 +22,7 @@ False positives: listed stenoses (%DS ≥ 20) more than 3 mm from any planted le
 row measures the phantom's 6 F catheter ("along" mode, two points 4 mm apart on it) on the noisy
 frame.
 
-    .venv/bin/python benchmarks/bench_qca.py [--seeds 8] [--spacings 0.15 0.2 0.3]
+    .venv/bin/python benchmarks/bench_qca.py [--seeds 8] [--first-seed 0] [--spacings 0.15 0.2 0.3]
         [--probabilities-from mask blurred model] [--size 384] [--diameter-method integral]
         [--mld-method densitometric] [--model cenet-light] [--lesions]
 """
@@ -183,6 +183,8 @@ def _stats(values) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds first-seed … first-seed + seeds − 1 (8 for unseen ones)")
     parser.add_argument("--spacings", type=float, nargs="+", default=[0.15, 0.2, 0.3])
     parser.add_argument("--size", type=int, default=384)
     parser.add_argument("--probabilities-from", nargs="+", default=["mask", "blurred"],
@@ -200,10 +202,10 @@ def main() -> None:
         from AngioSegLib.segment import Segmenter
 
         segmenter = Segmenter(args.model)
-    seeds = range(args.seeds)
-    print(f"QCA on {args.seeds} seeds × spacings {args.spacings} mm/pixel, {args.size}² px, "
-          "2 planted lesions each (30–80 %DS, 4–8 mm); errors = measured − true, mean ± SD; "
-          f"diameters: {args.diameter_method}, MLD: {args.mld_method}")
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    print(f"QCA on seeds {seeds.start}–{seeds.stop - 1} × spacings {args.spacings} mm/pixel, "
+          f"{args.size}² px, 2 planted lesions each (30–80 %DS, 4–8 mm); errors = measured − true, "
+          f"mean ± SD; diameters: {args.diameter_method}, MLD: {args.mld_method}")
     header = (f"{'probabilities':<14}{'found':>8}{'MLD error (mm)':>34}{'%DS error (points)':>34}"
               f"{'RVD error (mm)':>34}{'length error (%)':>34}{'FP':>5}{'s/frame':>9}")
     print(header)
