@@ -17,7 +17,8 @@ planted lesion is *found* when the stenosis list (what a user reads: interpolate
 of it; errors (measured − true) are those of that listed stenosis. Segment lengths: every
 analysis segment of ≥ 5 mm that follows one true branch (no bifurcation crossed) is compared,
 between two interior points max(2 mm, 1.5 diameters) from its ends, with the true arc between
-their projections.
+their projections. Lesion length: the listed stretch narrower than 80 % of the reference
+against the planted raised cosine's ``L·acos(2·0.2/p − 1)/π``.
 False positives: listed stenoses (%DS ≥ 20) more than 3 mm from any planted lesion. The catheter
 row measures the phantom's 6 F catheter ("along" mode, two points 4 mm apart on it) on the noisy
 frame.
@@ -94,6 +95,12 @@ def _length_errors(run, segments, spacing) -> list[float]:
     return errors
 
 
+def _expected_length(planted) -> float:
+    """Length (mm) narrower than 80 % of the reference of a raised-cosine lesion (see qca)."""
+    fraction = planted.percent_diameter / 100.0
+    return planted.length_mm * float(np.arccos(2 * 0.2 / fraction - 1)) / np.pi
+
+
 def _catheter_error(run, spacing) -> float | None:
     from AngioSegLib.calibration import calibrate_from_catheter
     from AngioSegLib.errors import InputError
@@ -120,7 +127,8 @@ def _evaluate(source, seeds, spacings, size, segmenter, options):
 
     rows = {"mld": [], "ds": [], "rvd": [], "length": [], "found": 0, "planted": 0, "fp": 0,
             "seconds": [], "catheter": [], "mld_plain": [], "ds_plain": [], "rvd_plain": [],
-            "by_spacing": {spacing: ([], []) for spacing in spacings}, "log": []}
+            "by_spacing": {spacing: ([], []) for spacing in spacings}, "log": [],
+            "lesion_length": []}
     for seed in seeds:
         for spacing in spacings:
             run = _phantom(seed, spacing, size)
@@ -148,6 +156,8 @@ def _evaluate(source, seeds, spacings, size, segmenter, options):
                 rows["mld"].append(lesion.mld - planted.mld_mm)
                 rows["rvd"].append(lesion.rvd - planted.reference_diameter_mm)
                 rows["ds"].append(lesion.percent_diameter_stenosis - planted.percent_diameter)
+                if lesion.lesion_length is not None:
+                    rows["lesion_length"].append(lesion.lesion_length - _expected_length(planted))
                 rows["by_spacing"][spacing][0].append(rows["mld"][-1])
                 rows["by_spacing"][spacing][1].append(rows["ds"][-1])
                 rows["log"].append(f"{where} {lesion.percent_diameter_stenosis:4.1f} %DS, MLD "
@@ -221,6 +231,8 @@ def main() -> None:
         plain = len(rows["mld_plain"])
         print(f"{'  no bifurc.':<14}{plain:>4}/{rows['found']:<3}{_stats(rows['mld_plain']):>34}"
               f"{_stats(rows['ds_plain']):>34}{_stats(rows['rvd_plain']):>34}")
+        print(f"{'  lesion length':<14}{len(rows['lesion_length']):>8}"
+              f"{_stats(rows['lesion_length']):>34} mm (narrower than 0.8 × RVD)")
         for spacing, (mld, ds) in rows["by_spacing"].items():
             print(f"{f'  {spacing} mm/px':<14}{len(mld):>8}{_stats(mld):>34}{_stats(ds):>34}")
         if args.lesions:
