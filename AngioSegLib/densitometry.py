@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+from scipy.stats import median_abs_deviation
 
-from AngioSegLib.diameter import sample_profiles
+from AngioSegLib.diameter import leaves_image, sample_profiles
 
 __all__ = ["area_profile", "attenuation_image", "calibrate", "densitometric_diameter"]
 
@@ -99,10 +100,7 @@ def area_profile(image: np.ndarray, points_rc: np.ndarray, normals_rc: np.ndarra
     inner, outer = np.where(known, np.minimum(inner, outer), 0.0), np.where(known, outer, 0.0)
     reach = float(outer.max()) + BAND_PX
     offsets, profiles = sample_profiles(image, points_rc, normals_rc, reach, step_px)
-    ends = points_rc[:, None, :] + np.array([-1.0, 1.0])[None, :, None] * (
-        (outer + BAND_PX)[:, None, None] * normals_rc[:, None, :])
-    inside_image = np.all((ends >= 0) & (ends <= np.array(image.shape) - 1), axis=(1, 2))
-    known &= inside_image
+    known &= ~leaves_image(points_rc, normals_rc, outer + BAND_PX, image.shape)
     if known.sum() < 2:
         return area
     if vessel is None:
@@ -128,7 +126,7 @@ def calibrate(area: np.ndarray, reference: np.ndarray, healthy: np.ndarray) -> f
         return None
     density = area[use] / reference[use] ** 2
     k = float(np.median(density))
-    spread = 1.4826 * float(np.median(np.abs(density - k)))
+    spread = float(median_abs_deviation(density, scale="normal"))
     if k == 0.0 or abs(k) < MIN_CALIBRATION_SNR * spread:
         return None
     return k

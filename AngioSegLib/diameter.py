@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["DIAMETER_METHODS", "profile_widths", "sample_profiles"]
+__all__ = ["DIAMETER_METHODS", "leaves_image", "profile_widths", "sample_profiles"]
 
 DIAMETER_METHODS = ("integral", "iso")
 
@@ -41,6 +41,15 @@ def sample_profiles(image: np.ndarray, points_rc: np.ndarray, normals_rc: np.nda
         mode="constant", cval=0.0,
     )
     return offsets, values
+
+
+def leaves_image(points_rc: np.ndarray, normals_rc: np.ndarray, half_width_px: np.ndarray,
+                 shape: tuple[int, int]) -> np.ndarray:
+    """(N,) bool: cross-sections whose ends (± ``half_width_px`` along the normal) lie outside an
+    image of ``shape``."""
+    reach = np.asarray(half_width_px, float)[:, None] * normals_rc
+    ends = np.stack([points_rc + reach, points_rc - reach], axis=1)
+    return ((ends < 0) | (ends > np.array(shape) - 1)).any(axis=(1, 2))
 
 
 def _outward_lobe(half: np.ndarray, floor: float, rise: float, level: float) -> np.ndarray:

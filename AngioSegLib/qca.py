@@ -51,7 +51,7 @@ from scipy import ndimage
 
 from AngioSegLib.centerline import CenterlineSegment, extract_centerlines, link_vessels
 from AngioSegLib.densitometry import area_profile, calibrate, densitometric_diameter
-from AngioSegLib.diameter import DIAMETER_METHODS, profile_widths, sample_profiles
+from AngioSegLib.diameter import DIAMETER_METHODS, leaves_image, profile_widths, sample_profiles
 from AngioSegLib.errors import InputError
 
 __all__ = [
@@ -390,7 +390,10 @@ def _diameter_profile(probability, centerline, scale, options) -> np.ndarray:
     offsets, values = sample_profiles(probability, centerline.points_rc, centerline.normals_rc,
                                       half_width)
     widths = profile_widths(offsets, values, options.diameter_method, options.level)
-    widths[_leaves_image(centerline, widths, probability.shape)] = np.nan
+    # a lumen (± half its width + 1 px) that runs off the image: a vessel cut by the frame edge
+    # would read as a narrowing
+    widths[leaves_image(centerline.points_rc, centerline.normals_rc,
+                        0.5 * np.nan_to_num(widths) + 1.0, probability.shape)] = np.nan
     step = float(centerline.arc_px[1] - centerline.arc_px[0])
     sigma = options.profile_sigma_mm / scale / step
     finite = np.isfinite(widths)
@@ -398,15 +401,6 @@ def _diameter_profile(probability, centerline, scale, options) -> np.ndarray:
         filled = np.interp(np.arange(len(widths)), np.flatnonzero(finite), widths[finite])
         widths = np.where(finite, ndimage.gaussian_filter1d(filled, sigma, mode="nearest"), np.nan)
     return widths * scale
-
-
-def _leaves_image(centerline, widths_px: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(N,) bool: cross-sections whose lumen (± half the width + 1 px) runs off the image, where a
-    vessel cut by the frame edge would read as a narrowing."""
-    reach = (0.5 * np.nan_to_num(widths_px) + 1.0)[:, None] * centerline.normals_rc
-    limit = np.array(shape) - 1
-    ends = np.concatenate([centerline.points_rc + reach, centerline.points_rc - reach], axis=1)
-    return ((ends < 0) | (ends > np.tile(limit, 2))).any(axis=1)
 
 
 def _median(values: np.ndarray) -> float:

@@ -239,7 +239,7 @@ def test_a_vessel_cut_by_the_frame_edge_is_no_stenosis(monkeypatch):
     assert not [s for s in found if abs(s.position_rc[1] - 100) < 30]
     import AngioSegLib.qca as qca  # without the edge rule the cut reads as a lesion
 
-    monkeypatch.setattr(qca, "_leaves_image", lambda c, w, shape: np.zeros(len(w), bool))
+    monkeypatch.setattr(qca, "leaves_image", lambda points, *_: np.zeros(len(points), bool))
     cut = list_stenoses(measure_segments(probability, mask, mm_per_pixel, "mm"))
     assert [s for s in cut if abs(s.position_rc[1] - 100) < 30]
 
@@ -283,6 +283,8 @@ def test_options_are_checked():
         QcaOptions(max_lesions=0)
     with pytest.raises(InputError, match="MLD method must be one of densitometric, edge"):
         QcaOptions(mld_method="video")
+    with pytest.raises(InputError, match="uncalibrated_mm_per_pixel must be more than 0"):
+        QcaOptions(uncalibrated_mm_per_pixel=0.0)
 
 
 # --- phantoms with planted stenoses --------------------------------------------------------

@@ -47,12 +47,17 @@ class PixelTransform:
     lut_first_mapped: int = 0
 
     @property
+    def is_identity(self) -> bool:
+        """Whether cine values are the stored values (no LUT, offset or inversion)."""
+        return self.lut is None and not self.signed_offset and not self.invert
+
+    @property
     def dtype(self) -> np.dtype:
         return np.dtype(np.uint8 if self.bits <= 8 else np.uint16)
 
     def apply(self, stored: np.ndarray) -> np.ndarray:
         """One decoded (H, W) frame of stored values → cine values of :attr:`dtype`."""
-        if self.lut is None and not self.signed_offset and not self.invert:
+        if self.is_identity:
             return stored.astype(self.dtype, copy=False)
         values = stored.astype(np.int64)
         if self.lut is not None:

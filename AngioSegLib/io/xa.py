@@ -401,8 +401,6 @@ def _build_run(instances: list[_Instance], source: Path) -> CineRun:
         r_waves, r_notes = (), []
     calibration, calibration_notes = dicom_meta.read_calibration(first)
     notes += calibration_notes + time_notes + r_notes
-    transform = frames.transform
-    as_stored = transform.lut is None and not transform.invert and not transform.signed_offset
     relationship = str(first.get("PixelIntensityRelationship", "")).upper() or None
     return CineRun(
         frames=frames,
@@ -416,5 +414,5 @@ def _build_run(instances: list[_Instance], source: Path) -> CineRun:
         name=_run_name(source),
         source_path=source,
         warnings=tuple(notes),
-        pixel_intensity_relationship=relationship if as_stored else None,
+        pixel_intensity_relationship=relationship if frames.transform.is_identity else None,
     )
