@@ -32,12 +32,15 @@ from scipy.stats import median_abs_deviation
 
 from AngioSegLib.diameter import leaves_image, sample_profiles
 
-__all__ = ["area_profile", "attenuation_image", "calibrate", "densitometric_diameter"]
+__all__ = ["area_profile", "attenuation_image", "calibrate", "densitometric_diameter",
+           "depth_floor"]
 
 MARGIN_PX = 1.5  # beyond the lumen edge: > 2 σ of a typical detector blur (0.5–0.7 px)
 BAND_PX = 2.0  # width of each background band
 MIN_HEALTHY = 5  # cross-sections needed to calibrate
 MIN_CALIBRATION_SNR = 3.0  # median(A/R²) over its robust spread on the healthy stretch
+MIN_DEPTH_FRACTION = 1e-3  # of the image's grey range: a lumen shallower than this holds no signal
+ROUNDING_DEPTH = 64 * float(np.finfo(np.float32).eps)  # × the image's largest |value|
 
 
 def attenuation_image(frame: np.ndarray, pixel_intensity_relationship: str | None) -> np.ndarray:
@@ -118,15 +121,30 @@ def area_profile(image: np.ndarray, points_rc: np.ndarray, normals_rc: np.ndarra
     return np.where(known, area, np.nan)
 
 
-def calibrate(area: np.ndarray, reference: np.ndarray, healthy: np.ndarray) -> float | None:
+def depth_floor(image: np.ndarray) -> float:
+    """The smallest mean depth (image value) of a lumen below its background that is signal: a
+    ``MIN_DEPTH_FRACTION`` of the grey range (1st–99th percentile), and never less than float32
+    rounding of the image's values (a flat image's "contrast" is rounding noise of either sign)."""
+    values = np.asarray(image, np.float32)
+    low, high = np.percentile(values, (1.0, 99.0))
+    return max(MIN_DEPTH_FRACTION * float(high - low),
+               ROUNDING_DEPTH * float(np.abs(values).max(initial=0.0)))
+
+
+def calibrate(area: np.ndarray, reference: np.ndarray, healthy: np.ndarray,
+              min_area: float = 0.0) -> float | None:
     """``k`` (area per squared reference diameter) on the ``healthy`` stretch, or None when it is
-    shorter than ``MIN_HEALTHY`` cross-sections or the vessel does not stand out of the noise."""
+    shorter than ``MIN_HEALTHY`` cross-sections, the vessel does not stand out of the noise, or
+    its healthy cross-section holds no more than ``min_area`` (image value × px; see
+    :func:`depth_floor`)."""
     use = healthy & np.isfinite(area) & np.isfinite(reference) & (reference > 0)
     if use.sum() < MIN_HEALTHY:
         return None
     density = area[use] / reference[use] ** 2
     k = float(np.median(density))
     spread = float(median_abs_deviation(density, scale="normal"))
+    if abs(k) * float(np.median(reference[use] ** 2)) <= min_area:
+        return None
     if k == 0.0 or abs(k) < MIN_CALIBRATION_SNR * spread:
         return None
     return k

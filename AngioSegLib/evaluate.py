@@ -194,12 +194,9 @@ def read_split(path: Path, subset: str) -> list[str]:
 
 def read_gray(path: Path) -> np.ndarray:
     """A 2-D image (colour images averaged over their first three channels)."""
-    import imageio.v3 as iio
+    from AngioSegLib.io.video import read_image_array
 
-    try:
-        image = np.asarray(iio.imread(path))
-    except (OSError, ValueError) as error:
-        raise InputError(f"could not read the image {path}: {error}") from error
+    image = np.asarray(read_image_array(path))
     if image.ndim == 3 and image.shape[-1] in (3, 4):
         image = image[..., :3].mean(axis=-1).astype(image.dtype)
     if image.ndim != 2:
@@ -207,10 +204,11 @@ def read_gray(path: Path) -> np.ndarray:
     return image
 
 
-def read_mask(path: Path) -> np.ndarray:
-    """A binary mask: {0,1} or boolean as is, else above half the integer range (>127 for 8-bit)."""
+def read_mask(path: Path, label_map: bool = False) -> np.ndarray:
+    """A binary mask: {0,1} or boolean as is, else above half the integer range (>127 for 8-bit);
+    a ``label_map`` (e.g. ARCADE's SYNTAX segments 1–25) is vessel wherever it is > 0."""
     image = read_gray(path)
-    if image.dtype == bool or image.max() <= 1:
+    if label_map or image.dtype == bool or image.max() <= 1:
         return (image > 0).astype(np.uint8)
     if np.issubdtype(image.dtype, np.integer):
         return (image > np.iinfo(image.dtype).max // 2).astype(np.uint8)
@@ -230,16 +228,18 @@ def evaluate_pairs(
     segmenter,
     threshold: float = 0.5,
     progress: ProgressCallback = no_progress,
+    label_maps: bool = False,
 ) -> Evaluation:
     """Segment each image with ``segmenter`` (a :class:`~AngioSegLib.segment.Segmenter`), threshold
-    the probabilities at ``threshold`` and score them against the masks."""
+    the probabilities at ``threshold`` and score them against the masks (label maps: any value
+    > 0 is vessel)."""
     if not pairs:
         raise InputError("no images to evaluate")
     if not 0.0 < threshold < 1.0:
         raise InputError(f"threshold must be between 0 and 1, found {threshold}")
     results = []
     for k, pair in enumerate(pairs):
-        image, truth = read_gray(pair.image), read_mask(pair.mask)
+        image, truth = read_gray(pair.image), read_mask(pair.mask, label_maps)
         _check_shape("mask", pair.mask, truth.shape, pair, image.shape)
         fov = None
         if pair.fov is not None:

@@ -1,9 +1,22 @@
 """The exposed field of view of an angiogram: where the collimator shutters do not block the beam.
 
-Shutters leave near-black regions (straight or circular edges) around the exposed field. Their
-edge is a sharp dark/bright step that a vessel network can take for a vessel wall; the
-:class:`~AngioSegLib.segment.Segmenter` clears vessel probabilities outside the field, shrunk by a
-small margin. A frame without shutters gives an all-true field (the image border is not an edge).
+Collimators leave regions around the exposed field that hold no anatomy: near-black behind lead
+blades, but after display processing also flat grey or bright borders, and soft (graded) shutters
+or wedge filters whose edge ramps over tens of pixels. Every such edge is a long dark/bright step
+that a vessel network can take for a vessel wall; the :class:`~AngioSegLib.segment.Segmenter`
+clears vessel probabilities outside the field, along its edge and over its graded fringe.
+
+The collimated region is found in three steps:
+
+1. *flat black*: connected regions within ``SHUTTER_LEVEL`` of the darkest grey, covering at
+   least ``SHUTTER_MIN_AREA`` of the frame, whose mean lies within ``SHUTTER_MEAN_LEVEL`` of it;
+2. *flat borders of any grey*: regions touching the image border whose local standard deviation
+   (``FLAT_WINDOW`` px) is below ``FLAT_STD`` of the grey range — anatomy is never that flat;
+3. *graded fringe*: pixels within ``FRINGE_REACH`` of the shutters found so far whose smoothed
+   grey lies less than ``FRINGE_LEVEL`` of the way from the shutter's grey to the local field
+   level (a soft shutter's ramp, not yet the field).
+
+A frame without shutters gives an all-true field (the image border is not an edge).
 """
 
 from __future__ import annotations
@@ -16,28 +29,82 @@ SHUTTER_LEVEL = 0.05  # fraction of the grey range (to the 99th percentile) abov
 SHUTTER_MIN_AREA = 0.02  # a shutter covers at least this fraction of the frame (a vessel never)
 SHUTTER_MEAN_LEVEL = 0.01  # ... and its mean lies this close to the darkest grey (dense anatomy
 #                            such as the liver is darker than vessels, but textured, and brighter)
+FLAT_WINDOW = 7  # px: window of the local standard deviation
+FLAT_STD = 0.002  # of the grey range: flatter than any irradiated anatomy with quantum noise
+FRINGE_REACH = 0.06  # of the longer side: how far a graded shutter edge may ramp into the frame
+FRINGE_LEVEL = 0.6  # of the way from the shutter's grey to the field's: still the shutter's ramp
 MARGIN_FRACTION = 0.008  # of the longer side: the band inside a shutter edge that is cleared
 
 
-def field_of_view(frame: np.ndarray, margin_fraction: float = MARGIN_FRACTION) -> np.ndarray:
-    """(H, W) bool: the frame outside its shutters, less a band of ``margin_fraction`` × the
-    longer side (px) along their edges. Shutters: connected regions within ``SHUTTER_LEVEL`` of
-    the darkest grey that cover at least ``SHUTTER_MIN_AREA`` of the frame with a mean within
-    ``SHUTTER_MEAN_LEVEL`` of the darkest grey (shutter regions are flat black)."""
-    image = np.asarray(frame, dtype=np.float32)
-    darkest, high = float(image.min()), float(np.percentile(image, 99.0))
-    if high <= darkest:
-        return np.ones(image.shape, bool)
-    labels, n = ndimage.label(image <= darkest + SHUTTER_LEVEL * (high - darkest))
+def _flat_black(image: np.ndarray, darkest: float, span: float) -> np.ndarray:
+    labels, n = ndimage.label(image <= darkest + SHUTTER_LEVEL * span)
     areas = np.bincount(labels.ravel(), minlength=n + 1)
     sums = np.bincount(labels.ravel(), weights=image.ravel() - darkest, minlength=n + 1)
     means = sums / np.maximum(areas, 1)
-    flat = (areas >= SHUTTER_MIN_AREA * image.size) & (
-        means <= SHUTTER_MEAN_LEVEL * (high - darkest))
+    flat = (areas >= SHUTTER_MIN_AREA * image.size) & (means <= SHUTTER_MEAN_LEVEL * span)
     flat[0] = False
-    if not flat.any():
-        return np.ones(image.shape, bool)
-    shutter = flat[labels].astype(np.uint8)
-    margin = max(int(round(margin_fraction * max(image.shape))), 1)
+    return flat[labels]
+
+
+def _flat_border(image: np.ndarray, span: float) -> np.ndarray:
+    """Regions touching the image border that are flat (no quantum noise, no anatomy)."""
+    size = (FLAT_WINDOW, FLAT_WINDOW)
+    mean = cv2.blur(image, size, borderType=cv2.BORDER_REFLECT)
+    variance = cv2.blur(image * image, size, borderType=cv2.BORDER_REFLECT) - mean * mean
+    flat = np.sqrt(np.maximum(variance, 0.0)) < FLAT_STD * span
+    labels, n = ndimage.label(flat)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    areas = np.bincount(labels.ravel(), minlength=n + 1)
+    keep = np.zeros(n + 1, bool)
+    keep[edge] = True
+    keep &= areas >= SHUTTER_MIN_AREA * image.size
+    keep[0] = False
+    region = keep[labels].astype(np.uint8)  # the window straddling its edge saw the field too
+    return cv2.dilate(region, np.ones(size, np.uint8)) > 0
+
+
+def _graded_fringe(image: np.ndarray, shutter: np.ndarray) -> np.ndarray:
+    """Pixels near ``shutter`` still on its ramp towards the local field level."""
+    reach = max(FRINGE_REACH * max(image.shape), 2.0)
+    distance = cv2.distanceTransform((~shutter).astype(np.uint8), cv2.DIST_L2, 5)
+    near = (distance > 0) & (distance <= reach)
+    far = (distance > reach).astype(np.float32)
+    if not near.any() or far.sum() < SHUTTER_MIN_AREA * image.size:
+        return np.zeros(image.shape, bool)
+    sigma = reach
+    weight = cv2.GaussianBlur(far, (0, 0), sigma)
+    field_level = cv2.GaussianBlur(image * far, (0, 0), sigma) / np.maximum(weight, 1e-6)
+    shutter_level = float(np.median(image[shutter]))
+    smooth = cv2.GaussianBlur(image, (0, 0), 3.0)
+    depth = field_level - shutter_level
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fraction = (smooth - shutter_level) / depth
+    ramp = near & (np.abs(depth) > SHUTTER_LEVEL * float(np.ptp(image))) & (fraction < FRINGE_LEVEL)
+    labels, n = ndimage.label(ramp | shutter)  # only ramps that start at the shutter
+    touching = np.unique(labels[shutter])
+    return np.isin(labels, touching[touching > 0]) & ~shutter
+
+
+def collimated(frame: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels behind the collimator (flat black, flat borders, graded fringes)."""
+    image = np.asarray(frame, dtype=np.float32)
+    darkest, high = float(image.min()), float(np.percentile(image, 99.0))
+    low = float(np.percentile(image, 1.0))
+    span = max(high - darkest, float(np.percentile(image, 99.9)) - low)
+    if span <= 0:
+        return np.zeros(image.shape, bool)
+    shutter = _flat_black(image, darkest, max(high - darkest, 1e-6)) | _flat_border(image, span)
+    if not shutter.any():
+        return shutter
+    return shutter | _graded_fringe(image, shutter)
+
+
+def field_of_view(frame: np.ndarray, margin_fraction: float = MARGIN_FRACTION) -> np.ndarray:
+    """(H, W) bool: the frame outside its collimation (:func:`collimated`), less a band of
+    ``margin_fraction`` × the longer side (px) along its edges."""
+    shutter = collimated(frame).astype(np.uint8)
+    if not shutter.any():
+        return np.ones(shutter.shape, bool)
+    margin = max(int(round(margin_fraction * max(shutter.shape))), 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
     return cv2.dilate(shutter, kernel) == 0

@@ -1,8 +1,10 @@
 """Segmentation and temporal-consistency metrics.
 
 Sen, Spec, Acc, Dice and IoU come from the pixel confusion counts; clDice (Shit et al., CVPR 2021)
-compares skeletons, so a thin vessel counts as much as a thick one; temporal flicker is the mean
-over consecutive frames of 1 − IoU(mask_t, mask_{t−1} moved onto frame t).
+compares skeletons, so a thin vessel counts as much as a thick one; centerline recall is the share
+of the reference skeleton that the prediction covers (within 1 px), the score for partial labels;
+temporal flicker is the mean over consecutive frames of 1 − IoU(mask_t, mask_{t−1} moved onto
+frame t).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy import ndimage
 from skimage.morphology import skeletonize
 
 from AngioSegLib.errors import InputError
@@ -27,6 +30,7 @@ class SegmentationScores:
     dice: float
     iou: float
     cldice: float
+    centerline_recall: float = float("nan")
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -36,7 +40,8 @@ class SegmentationScores:
         """Keys as in reports and JSON: sen, spec, acc, dice, iou, cldice."""
         s = self
         return {"sen": s.sensitivity, "spec": s.specificity, "acc": s.accuracy,
-                "dice": s.dice, "iou": s.iou, "cldice": s.cldice}
+                "dice": s.dice, "iou": s.iou, "cldice": s.cldice,
+                "cl_recall": s.centerline_recall}
 
 
 def _as_bool_pair(prediction: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -79,6 +84,20 @@ def cldice(prediction: np.ndarray, truth: np.ndarray) -> float:
     return float(2 * precision * sensitivity / (precision + sensitivity + _EPS))
 
 
+def centerline_recall(prediction: np.ndarray, truth: np.ndarray, tolerance_px: int = 1) -> float:
+    """Fraction of the reference's skeleton inside the prediction dilated by ``tolerance_px``
+    (a square of side 2·tolerance + 1): how much of the labelled vessel tree was found, whatever
+    its width. The score for partial labels (ARCADE's main segments): unlabelled vessels found do
+    not lower it. 1.0 when the reference is empty."""
+    pred, true = _as_bool_pair(prediction, truth)
+    skeleton = skeletonize(true)
+    if not skeleton.any():
+        return 1.0
+    size = 2 * tolerance_px + 1
+    reach = ndimage.binary_dilation(pred, structure=np.ones((size, size), bool))
+    return float(np.logical_and(skeleton, reach).sum() / skeleton.sum())
+
+
 def score_segmentation(
     prediction: np.ndarray, truth: np.ndarray, field_of_view: np.ndarray | None = None
 ) -> SegmentationScores:
@@ -103,6 +122,7 @@ def score_segmentation(
         dice=dice(pred, true),
         iou=iou(pred, true),
         cldice=cldice(pred, true),
+        centerline_recall=centerline_recall(pred, true),
     )
 
 

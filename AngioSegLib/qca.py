@@ -50,7 +50,12 @@ import numpy as np
 from scipy import ndimage
 
 from AngioSegLib.centerline import CenterlineSegment, extract_centerlines, link_vessels
-from AngioSegLib.densitometry import area_profile, calibrate, densitometric_diameter
+from AngioSegLib.densitometry import (
+    area_profile,
+    calibrate,
+    densitometric_diameter,
+    depth_floor,
+)
 from AngioSegLib.diameter import DIAMETER_METHODS, leaves_image, profile_widths, sample_profiles
 from AngioSegLib.errors import InputError
 
@@ -420,7 +425,9 @@ def _densitometric(lesion: ProfileAnalysis, image: np.ndarray, mask: np.ndarray,
     area = area_profile(image, centerline.points_rc, centerline.normals_rc,
                         diameter / scale / 2.0, lesion.reference / scale / 2.0,
                         options.densitometry_background_mm / step, mask)
-    k = calibrate(area, lesion.reference, lesion.healthy)
+    healthy_px = (lesion.reference / scale)[lesion.healthy & np.isfinite(lesion.reference)]
+    min_area = depth_floor(image) * float(np.median(healthy_px)) if len(healthy_px) else 0.0
+    k = calibrate(area, lesion.reference, lesion.healthy, min_area)
     if k is None:
         return lesion
     if lesion.lesion_start is not None:

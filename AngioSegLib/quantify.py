@@ -132,11 +132,19 @@ def _record(item, unit: str) -> dict:
     return out
 
 
-def _csv_text(records: list[dict]) -> str:
+def _columns(kind, unit: str) -> list[str]:
+    """The keys :func:`_record` gives an instance of dataclass ``kind`` (for an empty table)."""
+    return [_key(f.name, unit) for f in fields(kind)
+            if "ndarray" not in str(f.type) and f.name != "unit" and f.metadata.get("export", 1)]
+
+
+def _csv_text(records: list[dict], columns: list[str]) -> str:
+    """CSV with a header row of ``columns`` (the records' keys when there are records)."""
     buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(records[0]) if records else columns,
+                            lineterminator="\n")
+    writer.writeheader()
     if records:
-        writer = csv.DictWriter(buffer, fieldnames=list(records[0]), lineterminator="\n")
-        writer.writeheader()
         for r in records:
             writer.writerow({k: ";".join(map(str, v)) if isinstance(v, list) else v
                              for k, v in r.items()})
@@ -201,13 +209,15 @@ class RunAnalysis:
         """qca.csv: one row per analysis segment of the analysis frame, units in the header."""
         source = self.calibration.source.value
         return _csv_text([{**_record(s, self.unit), "calibration_source": source}
-                          for s in self.segments])
+                          for s in self.segments],
+                         [*_columns(SegmentMeasures, self.unit), "calibration_source"])
 
     def frames_csv(self) -> str:
         """frames.csv: one row per frame, units in the header."""
         source = self.calibration.source.value
         return _csv_text([{**_record(f, self.unit), "calibration_source": source}
-                          for f in self.frames])
+                          for f in self.frames],
+                         [*_columns(FrameMeasures, self.unit), "calibration_source"])
 
     def write_segments_csv(self, path, force: bool = False) -> Path:
         return _write_text(path, self.segments_csv(), force)

@@ -1,9 +1,14 @@
 """Train a CE-Net vessel segmentation network and write it as a bundle.
 
 Loss (paper Eq. 2 and 3): soft Dice loss (MONAI ``DiceLoss`` on sigmoid probabilities, over the
-batch) plus ``bce_weight`` × binary cross-entropy, with L2 weight decay in Adam. Each epoch runs
-``steps_per_epoch`` batches of random augmented crops drawn from the training samples (real
-images and phantom frames), then scores Dice on the validation images at full size. A checkpoint
+batch) plus ``bce_weight`` × binary cross-entropy, with L2 weight decay in Adam; both are masked
+by each sample's loss weight, so pixels of a partial label that cannot be trusted (ARCADE: an
+ignore band around the labelled vessels, and optionally what a teacher model calls vessel) teach
+nothing. Each epoch runs ``steps_per_epoch`` batches of random augmented crops; each crop's
+source (ARCADE, XCA folder, phantoms) is drawn with ``source_weights``, and a random collimation
+may be rendered onto it first (:func:`~AngioSegLib.train_data.draw_sample`). After each epoch
+Dice is scored on the validation images at full size, and sensitivity and centerline recall on
+the first ``arcade_val`` ARCADE validation images. A checkpoint
 is written after every epoch; ``resume`` continues from it (bit for bit given the same options;
 the learning rate and epoch count may change). The learning rate is constant or follows a cosine
 decay over the epochs. The best epoch by validation Dice is written as a bundle
@@ -60,10 +65,37 @@ class TrainOptions:
     init_from: str | None = None
     force: bool = False
     normalisation: str = DEFAULT_NORMALISATION
+    arcade: Path | None = None  # folder with train/ and val/, each images/ + labels/
+    arcade_limit: int | None = None  # first N ARCADE training images (None: all)
+    arcade_val: int = 24  # ARCADE validation images scored each epoch
+    partial_labels: str = "band"  # "band" or "teacher" (see train_data.partial_label_weight)
+    teacher: str | None = None  # model for the "teacher" rule (None: the shipped default)
+    source_weights: tuple[tuple[str, float], ...] = (("arcade", 0.6), ("xca", 0.25),
+                                                     ("phantom", 0.15))
+    collimation_probability: float = 0.35
 
     def __post_init__(self) -> None:
-        if self.data is None and self.phantoms <= 0:
-            raise InputError("nothing to train on: give an image folder (--data) or --phantoms N")
+        if self.data is None and self.phantoms <= 0 and self.arcade is None:
+            raise InputError("nothing to train on: give an image folder (--data), an ARCADE "
+                             "folder (--arcade) or --phantoms N")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise InputError(f"the learning rate must be a positive number, found "
+                             f"{self.learning_rate}")
+        if self.min_learning_rate is not None and not (
+                math.isfinite(self.min_learning_rate) and 0 < self.min_learning_rate
+                <= self.learning_rate):
+            raise InputError(f"the minimum learning rate must be positive and at most the "
+                             f"learning rate, found {self.min_learning_rate}")
+        if self.partial_labels not in ("band", "teacher"):
+            raise InputError(f"unknown partial-label rule {self.partial_labels!r}: choose band "
+                             "or teacher")
+        for name, weight in self.source_weights:
+            if name not in ("arcade", "xca", "phantom") or not weight >= 0:
+                raise InputError(f"source weight {name}={weight}: sources are arcade, xca and "
+                                 "phantom, weights 0 or more")
+        if not 0.0 <= self.collimation_probability <= 1.0:
+            raise InputError("collimation_probability must be in [0, 1], found "
+                             f"{self.collimation_probability}")
         for name in ("epochs", "steps_per_epoch", "batch_size", "threads"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be at least 1, found {getattr(self, name)}")
@@ -96,14 +128,17 @@ class TrainResult:
 
 
 def _loss_function(bce_weight: float):
+    """Masked soft Dice + ``bce_weight`` × masked BCE of logits, labels and weights (B, 1, H, W)."""
     import torch
     from monai.losses import DiceLoss
 
-    dice = DiceLoss(sigmoid=True, batch=True)
-    bce = torch.nn.BCEWithLogitsLoss()
+    dice = DiceLoss(sigmoid=False, batch=True)
+    bce = torch.nn.BCEWithLogitsLoss(reduction="none")
 
-    def loss(logits, labels):
-        return dice(logits, labels) + bce_weight * bce(logits, labels)
+    def loss(logits, labels, weights):
+        probability = torch.sigmoid(logits)
+        masked_bce = (bce(logits, labels) * weights).sum() / weights.sum().clamp_min(1.0)
+        return dice(probability * weights, labels * weights) + bce_weight * masked_bce
 
     return loss
 
@@ -115,6 +150,22 @@ def predict_probability(network, image: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         logits = network(torch.from_numpy(np.ascontiguousarray(image, np.float32))[None, None])
     return torch.sigmoid(logits)[0, 0].numpy()
+
+
+def validation_recall(network, samples: list[dict]) -> tuple[float, float]:
+    """Mean (sensitivity, centerline recall) of the thresholded (0.5) prediction over samples
+    with partial labels (NaN, NaN when there are none)."""
+    from AngioSegLib.metrics import centerline_recall
+
+    if not samples:
+        return float("nan"), float("nan")
+    network.eval()
+    sen, recall = [], []
+    for s in samples:
+        prediction, truth = predict_probability(network, s["image"][0]) > 0.5, s["label"][0] > 0
+        sen.append((prediction & truth).sum() / max(truth.sum(), 1))
+        recall.append(centerline_recall(prediction, truth))
+    return float(np.mean(sen)), float(np.mean(recall))
 
 
 def validation_dice(network, samples: list[dict]) -> float:
@@ -141,11 +192,22 @@ def score_samples(network, samples: list[dict], threshold: float = 0.5):
     ])
 
 
-def _load_samples(options: TrainOptions):
-    """(train samples, real validation samples, phantom validation samples)."""
-    from AngioSegLib.train_data import load_folder_samples, make_phantom_samples
+def _teacher(options: TrainOptions):
+    from AngioSegLib.segment import Segmenter
 
-    train, val_real, val_phantom = [], [], []
+    return Segmenter(options.teacher, device="cpu", threads=options.threads)
+
+
+def _load_samples(options: TrainOptions, progress: ProgressCallback = no_progress):
+    """(train samples, real validation samples, phantom validation samples, ARCADE validation
+    samples)."""
+    from AngioSegLib.train_data import (
+        load_folder_samples,
+        load_label_map_samples,
+        make_phantom_samples,
+    )
+
+    train, val_real, val_phantom, val_arcade = [], [], [], []
     method = options.normalisation
     if options.data is not None:
         train += load_folder_samples(options.data, options.masks, options.split, "train", method)
@@ -159,7 +221,15 @@ def _load_samples(options: TrainOptions):
             val_phantom = make_phantom_samples(
                 options.phantom_val, options.phantom_size, options.seed + 7919, method
             )
-    return train, val_real, val_phantom
+    if options.arcade is not None:
+        teacher = _teacher(options) if options.partial_labels == "teacher" else None
+        train += load_label_map_samples(Path(options.arcade) / "train", method,
+                                        options.arcade_limit, options.partial_labels, teacher,
+                                        progress)
+        if options.arcade_val > 0 and (Path(options.arcade) / "val").is_dir():
+            val_arcade = load_label_map_samples(Path(options.arcade) / "val", method,
+                                                options.arcade_val)
+    return train, val_real, val_phantom, val_arcade
 
 
 def _initial_network(options: TrainOptions):
@@ -173,10 +243,22 @@ def _initial_network(options: TrainOptions):
     return network
 
 
-def _epoch_batches(n_samples: int, options: TrainOptions, epoch: int) -> np.ndarray:
-    """Sample indices (steps, batch) of an epoch: a function of the seed and epoch only."""
+def _epoch_batches(sources: list[str], options: TrainOptions, epoch: int) -> np.ndarray:
+    """Sample indices (steps, batch) of an epoch: a function of the seed and epoch only. Each
+    draw picks a source by ``source_weights`` (among the sources present), then one of its
+    samples uniformly."""
     rng = np.random.default_rng([options.seed, epoch])
-    return rng.integers(0, n_samples, size=(options.steps_per_epoch, options.batch_size))
+    names = np.asarray(sources)
+    present = sorted(set(sources))
+    weights = dict(options.source_weights)
+    p = np.array([weights.get(name, 0.0) for name in present], float)
+    if p.sum() <= 0:
+        p = np.ones(len(present))
+    chosen = rng.choice(len(present), size=(options.steps_per_epoch, options.batch_size),
+                        p=p / p.sum())
+    members = [np.flatnonzero(names == name) for name in present]
+    pick = rng.random((options.steps_per_epoch, options.batch_size))
+    return np.vectorize(lambda c, u: members[c][int(u * len(members[c]))])(chosen, pick)
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -192,19 +274,20 @@ def train(options: TrainOptions, progress: ProgressCallback = no_progress) -> Tr
     from monai.utils import set_determinism
 
     from AngioSegLib.progress import Progress
-    from AngioSegLib.train_data import batch_samples, make_augmentation
+    from AngioSegLib.train_data import batch_samples, draw_sample, make_augmentation
 
     output = Path(options.output)
     checkpoint_path = output / CHECKPOINT
     if output.exists() and any(output.iterdir()) and not (options.resume or options.force):
         raise OutputExistsError(f"{output} is not empty; pass --resume to continue the training "
                                 "there or --force to start over")
-    output.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(options.threads)
     set_determinism(seed=options.seed)
-    train_samples, val_real, val_phantom = _load_samples(options)
+    train_samples, val_real, val_phantom, val_arcade = _load_samples(options, progress)
     if not train_samples:
         raise InputError("no training samples found (empty folder or split subset)")
+    output.mkdir(parents=True, exist_ok=True)
+    sources = [s["source"] for s in train_samples]
     network = _initial_network(options)
     optimiser = torch.optim.Adam(network.parameters(), lr=options.learning_rate,
                                  weight_decay=options.weight_decay)
@@ -232,10 +315,14 @@ def train(options: TrainOptions, progress: ProgressCallback = no_progress) -> Tr
         augment = make_augmentation(options.crop_size, seed=options.seed * 10_007 + epoch)
         network.train()
         losses = []
-        for step, indices in enumerate(_epoch_batches(len(train_samples), options, epoch)):
-            images, labels = batch_samples([augment(train_samples[i]) for i in indices])
+        for step, indices in enumerate(_epoch_batches(sources, options, epoch)):
+            draws = [draw_sample(train_samples[i], np.random.default_rng([options.seed, epoch,
+                                                                          step, k]),
+                                 options.normalisation, options.collimation_probability)
+                     for k, i in enumerate(indices)]
+            images, labels, weights = batch_samples([augment(d) for d in draws])
             optimiser.zero_grad()
-            loss = loss_function(network(images), labels)
+            loss = loss_function(network(images), labels, weights)
             loss.backward()
             optimiser.step()
             losses.append(loss.item())
@@ -243,14 +330,17 @@ def train(options: TrainOptions, progress: ProgressCallback = no_progress) -> Tr
                               f"epoch {epoch + 1} loss {np.mean(losses):.4f}"))
         val = validation_dice(network, val_real)
         val_ph = validation_dice(network, val_phantom)
+        arcade_sen, arcade_recall = validation_recall(network, val_arcade)
         elapsed_s += time.perf_counter() - started
         score = val if val_real else (val_ph if val_phantom else -float(np.mean(losses)))
         entry = {"epoch": epoch + 1, "lr": rate,
                  "loss": float(np.mean(losses)), "val_dice": val,
-                 "phantom_val_dice": val_ph, "elapsed_s": round(elapsed_s, 1)}
+                 "phantom_val_dice": val_ph, "arcade_val_sen": arcade_sen,
+                 "arcade_val_cl_recall": arcade_recall, "elapsed_s": round(elapsed_s, 1)}
         log["epochs"].append(entry)
         progress(Progress("validate", epoch + 1, options.epochs,
-                          f"val Dice {val:.4f}, phantom Dice {val_ph:.4f}"))
+                          f"val Dice {val:.4f}, phantom Dice {val_ph:.4f}, ARCADE Sen "
+                          f"{arcade_sen:.3f} cl-recall {arcade_recall:.3f}"))
         if score > best[1]:
             best = (epoch + 1, float(score))
             _write_bundle(network, output / BUNDLE, options, entry, "best validation Dice")
@@ -269,7 +359,9 @@ def _write_bundle(network, folder: Path, options: TrainOptions, entry: dict,
     from AngioSegLib.model import make_metadata, save_bundle
 
     training = {"epoch": entry["epoch"], "val_dice": entry["val_dice"],
-                "phantom_val_dice": entry["phantom_val_dice"], "seed": options.seed,
+                "phantom_val_dice": entry["phantom_val_dice"],
+                "arcade_val_sen": entry.get("arcade_val_sen"),
+                "arcade_val_cl_recall": entry.get("arcade_val_cl_recall"), "seed": options.seed,
                 "train_time_s": entry["elapsed_s"], "selection": selection}
     metadata = make_metadata(options.model, input_spacing_mm=None,
                              normalisation=options.normalisation, training=training)

@@ -1,8 +1,15 @@
-"""Training data: real image/mask folders and phantom frames, normalised, with MONAI augmentation.
+"""Training data: real image/mask folders, ARCADE label maps and phantom frames, with MONAI
+augmentation.
 
-Every sample is a dict ``{"image": (1, H, W) float32, "label": (1, H, W) float32 {0, 1}}`` whose
-image went through :func:`~AngioSegLib.model.normalise.normalise_frame` (with the normalisation
-being trained) on the whole frame, as at inference.
+Every sample is a dict ``{"image": (1, H, W) float32, "label": (1, H, W) float32 {0, 1},
+"weight": (1, H, W) float32 {0, 1}, "frame": (H, W) raw frame, "source": name}`` whose image went
+through :func:`~AngioSegLib.model.normalise.normalise_frame` (with the normalisation being
+trained) on the whole frame, as at inference. ``weight`` is 0 where the label is not to be
+trusted (see :func:`partial_label_weight`); the loss ignores those pixels.
+
+Each draw (:func:`draw_sample`) may render a random collimation onto the raw frame first
+(:mod:`AngioSegLib.collimation`) and then normalises it again, so the network sees shutters,
+graded edges, wedges and borders with no vessel in or along them.
 """
 
 from __future__ import annotations
@@ -22,16 +29,84 @@ LESION_PERCENT = (20.0, 90.0)  # % diameter of the lesions drawn for training ph
 LESION_LENGTH_MM = (2.5, 12.0)
 
 
+SOURCES = ("arcade", "xca", "phantom")
+PARTIAL_LABELS = ("band", "teacher")
+IGNORE_BAND_PX = 4  # px at 512²: ARCADE's polygons are coarser than the lumen edge
+TEACHER_LEVEL = 0.5  # teacher probability above which an unlabelled pixel is ignored
+TEACHER_GROW_PX = 2
+COLLIMATION_PROBABILITY = 0.35
+
+
 def make_sample(
-    frame: np.ndarray, mask: np.ndarray, normalisation: str = DEFAULT_NORMALISATION
+    frame: np.ndarray, mask: np.ndarray, normalisation: str = DEFAULT_NORMALISATION,
+    weight: np.ndarray | None = None, source: str = "xca",
 ) -> Sample:
-    """A training sample from a raw frame (H, W) and its vessel mask (H, W, nonzero = vessel)."""
+    """A training sample from a raw frame (H, W), its vessel mask (H, W, nonzero = vessel) and
+    an optional loss weight (H, W; None = trust every pixel)."""
     if frame.shape != mask.shape:
         raise InputError(f"frame {frame.shape} and mask {mask.shape} differ in shape")
+    label = (np.asarray(mask) > 0).astype(np.float32)[None]
     return {
         "image": normalise_frame(frame, normalisation)[None],
-        "label": (np.asarray(mask) > 0).astype(np.float32)[None],
+        "label": label,
+        "weight": np.ones_like(label) if weight is None else weight.astype(np.float32)[None],
+        "frame": np.asarray(frame),
+        "source": source,
     }
+
+
+def _disk(radius_px: int) -> np.ndarray:
+    import cv2
+
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius_px + 1, 2 * radius_px + 1))
+
+
+def partial_label_weight(label: np.ndarray, band_px: int = IGNORE_BAND_PX,
+                         teacher: np.ndarray | None = None) -> np.ndarray:
+    """(H, W) float32 loss weight of a partial label (H, W, nonzero = labelled vessel).
+
+    0 (ignored) on a band around each labelled vessel's edge (1 px inside to ``band_px`` outside:
+    the polygons are coarser than the lumen) and, given a ``teacher`` probability (H, W), on every
+    unlabelled pixel the teacher calls vessel (grown by ``TEACHER_GROW_PX``): the visible small
+    branches and vessels nobody labelled are not taught as background. 1 elsewhere.
+    """
+    import cv2
+
+    vessel = (np.asarray(label) > 0).astype(np.uint8)
+    ignore = cv2.dilate(vessel, _disk(band_px)) - cv2.erode(vessel, _disk(1))
+    if teacher is not None:
+        unlabelled = ((np.asarray(teacher) > TEACHER_LEVEL) & (vessel == 0)).astype(np.uint8)
+        ignore |= cv2.dilate(unlabelled, _disk(TEACHER_GROW_PX)) & (1 - vessel)
+    return (ignore == 0).astype(np.float32)
+
+
+def load_label_map_samples(
+    folder: Path, normalisation: str = DEFAULT_NORMALISATION, limit: int | None = None,
+    partial: str = "band", teacher=None, progress=None,
+) -> list[Sample]:
+    """Samples of an ARCADE-style folder: ``images/N.png`` and ``labels/N.png`` (label maps, any
+    value > 0 is vessel), the first ``limit`` in natural order. The labels are partial
+    (:func:`partial_label_weight`, ``partial`` one of :data:`PARTIAL_LABELS`; "teacher" needs
+    ``teacher``, a :class:`~AngioSegLib.segment.Segmenter`)."""
+    from AngioSegLib.evaluate import pair_images, read_gray
+    from AngioSegLib.progress import Progress
+
+    if partial not in PARTIAL_LABELS:
+        raise InputError(f"unknown partial-label rule {partial!r}: choose one of "
+                         f"{', '.join(PARTIAL_LABELS)}")
+    if partial == "teacher" and teacher is None:
+        raise InputError("the 'teacher' partial-label rule needs a teacher model")
+    folder = Path(folder)
+    pairs = pair_images(folder / "images", folder / "labels")[:limit]
+    samples = []
+    for k, pair in enumerate(pairs):
+        frame, label = read_gray(pair.image), read_gray(pair.mask) > 0
+        prediction = None if teacher is None else teacher.segment_frames(frame[None])[0]
+        weight = partial_label_weight(label, teacher=prediction if partial == "teacher" else None)
+        samples.append(make_sample(frame, label, normalisation, weight, "arcade"))
+        if progress is not None:
+            progress(Progress("load", k + 1, len(pairs), f"{folder.name} {pair.image.name}"))
+    return samples
 
 
 def load_folder_samples(
@@ -49,7 +124,7 @@ def load_folder_samples(
     samples = []
     for pair in pair_images(Path(images), masks, None, names):
         mask = read_gray(pair.mask)
-        samples.append(make_sample(read_gray(pair.image), mask > 127, normalisation))
+        samples.append(make_sample(read_gray(pair.image), mask > 127, normalisation, None, "xca"))
     return samples
 
 
@@ -80,7 +155,8 @@ def make_phantom_samples(
         run = make_phantom(options)
         for t in range(PHANTOM_FRAMES_PER_RUN, 2 * PHANTOM_FRAMES_PER_RUN):
             if len(samples) < n_frames:
-                samples.append(make_sample(run.cine.frames[t], run.masks[t], normalisation))
+                samples.append(make_sample(run.cine.frames[t], run.masks[t], normalisation,
+                                           None, "phantom"))
         run_index += 1
     return samples
 
@@ -99,8 +175,27 @@ def random_lesions(tree: str, rng: np.random.Generator):
     )
 
 
+def draw_sample(sample: Sample, rng: np.random.Generator, normalisation: str,
+                collimation_probability: float = COLLIMATION_PROBABILITY) -> Sample:
+    """``sample``'s image, label and weight; with probability ``collimation_probability`` with a
+    random collimation rendered on its raw frame and normalised again (the collimator's pixels
+    are certain background: weight 1)."""
+    from AngioSegLib.collimation import collimate, random_collimation
+
+    out = {"image": sample["image"], "label": sample["label"], "weight": sample["weight"]}
+    if rng.random() >= collimation_probability:
+        return out
+    frame, label, field = collimate(sample["frame"], sample["label"][0],
+                                    random_collimation(rng), rng)
+    out["image"] = normalise_frame(frame, normalisation)[None]
+    out["label"] = label[None]
+    out["weight"] = np.maximum(sample["weight"], (~field).astype(np.float32)[None])
+    return out
+
+
 def make_augmentation(crop_size: int, seed: int):
-    """MONAI dictionary transforms: pad/crop, flips, rotations, elastic, intensity, gamma, noise."""
+    """MONAI dictionary transforms: scale 0.6–1.6, pad/crop, flips, rotations, elastic,
+    intensity, gamma, noise; ``label`` and ``weight`` follow the image (nearest)."""
     from monai.transforms import (
         Compose,
         Rand2DElasticd,
@@ -112,20 +207,24 @@ def make_augmentation(crop_size: int, seed: int):
         RandScaleIntensityd,
         RandShiftIntensityd,
         RandSpatialCropd,
+        RandZoomd,
         SpatialPadd,
     )
 
-    keys = ("image", "label")
+    keys = ("image", "label", "weight")
+    nearest = ("bilinear", "nearest", "nearest")
     transform = Compose([
-        SpatialPadd(keys, spatial_size=(crop_size, crop_size)),
+        RandZoomd(keys, prob=0.5, min_zoom=0.6, max_zoom=1.6, mode=("area", "nearest", "nearest"),
+                  padding_mode="reflect", keep_size=False),
+        SpatialPadd(keys, spatial_size=(crop_size, crop_size), mode="reflect"),
         RandSpatialCropd(keys, roi_size=(crop_size, crop_size), random_size=False),
         RandFlipd(keys, prob=0.5, spatial_axis=0),
         RandFlipd(keys, prob=0.5, spatial_axis=1),
         RandRotate90d(keys, prob=0.5),
-        RandAffined(keys, prob=0.3, rotate_range=(0.3,), scale_range=(0.15, 0.15),
-                    mode=("bilinear", "nearest"), padding_mode="reflection"),
+        RandAffined(keys, prob=0.3, rotate_range=(0.3,), scale_range=(0.1, 0.1),
+                    mode=nearest, padding_mode="reflection"),
         Rand2DElasticd(keys, prob=0.1, spacing=(32, 32), magnitude_range=(1.0, 2.0),
-                       mode=("bilinear", "nearest"), padding_mode="reflection"),
+                       mode=nearest, padding_mode="reflection"),
         RandScaleIntensityd("image", factors=0.2, prob=0.5),
         RandShiftIntensityd("image", offsets=0.1, prob=0.5),
         RandAdjustContrastd("image", gamma=(0.7, 1.5), prob=0.3),
@@ -136,7 +235,7 @@ def make_augmentation(crop_size: int, seed: int):
 
 
 def batch_samples(samples: list[Sample]):
-    """Stack samples into ``(images, labels)`` float32 tensors (B, 1, H, W)."""
+    """Stack samples into ``(images, labels, weights)`` float32 tensors (B, 1, H, W)."""
     import torch
 
     def plain(array) -> torch.Tensor:  # MONAI transforms return MetaTensors
@@ -144,4 +243,5 @@ def batch_samples(samples: list[Sample]):
 
     images = torch.stack([plain(s["image"]) for s in samples])
     labels = torch.stack([plain(s["label"]) for s in samples])
-    return images, labels
+    weights = torch.stack([plain(s["weight"]) for s in samples])
+    return images, labels, weights

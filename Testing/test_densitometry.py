@@ -158,3 +158,17 @@ def test_measure_segments_rejects_an_image_of_another_shape():
     mask, probability = segmentation(40.0, shape)
     with pytest.raises(ValueError, match="image must match"):
         measure_segments(probability, mask, MM_PER_PIXEL, "mm", image=image[:-1])
+
+
+def test_rounding_noise_is_not_contrast():
+    """A flat image whose background sums differ from the vessel's by float rounding (either
+    sign, any BLAS) is refused, not calibrated on a 1e-13 "contrast" (the knife-edge that made
+    the flat-image test fail on some machines)."""
+    from AngioSegLib.densitometry import depth_floor
+
+    flat = np.full((50, 50), 1000.0, np.float32)
+    assert depth_floor(flat) > 1e-3
+    reference = np.full(20, 3.0)
+    rounding = 1e-13 * (1 + 0.01 * np.random.default_rng(0).standard_normal(20))
+    assert calibrate(rounding, reference, np.ones(20, bool)) is not None  # no floor: "calibrated"
+    assert calibrate(rounding, reference, np.ones(20, bool), min_area=depth_floor(flat)) is None

@@ -113,6 +113,32 @@ def test_masks_threshold_at_half_range(tmp_path):
     assert read_gray(tmp_path / "rgb.png").shape == (2, 3)
 
 
+def test_label_maps_count_every_labelled_value_as_vessel(tmp_path):
+    """ARCADE's SYNTAX label maps hold 1–25: with ``label_map`` each is vessel (a plain mask
+    read would call them all background)."""
+    write_png(tmp_path / "l.png", np.array([[0, 1, 7, 25, 0]]))
+    assert read_mask(tmp_path / "l.png", label_map=True).tolist() == [[0, 1, 1, 1, 0]]
+    assert read_mask(tmp_path / "l.png").tolist() == [[0, 0, 0, 0, 0]]  # as a mask: below half
+    write_png(tmp_path / "m.png", np.array([[0, 3, 200, 0]]))
+    assert read_mask(tmp_path / "m.png", label_map=True).tolist() == [[0, 1, 1, 0]]
+    assert read_mask(tmp_path / "m.png").tolist() == [[0, 0, 1, 0]]
+
+
+def test_centerline_recall_counts_the_labelled_tree_not_extra_vessels():
+    """Partial labels: a prediction with every labelled vessel and more has recall 1 (Dice lower);
+    one that finds half of a vessel's length has recall ≈ 0.5, whatever its width."""
+    truth = np.zeros((64, 64), bool)
+    truth[30:36, 4:60] = True  # a labelled vessel, 6 px wide
+    extra = truth.copy()
+    extra[4:8, :] = True  # an unlabelled branch
+    scores = score_segmentation(extra, truth)
+    assert scores.centerline_recall == 1.0 and scores.dice < 0.9
+    half = np.zeros_like(truth)
+    half[32:34, 4:32] = True  # the left half, and thinner than the label
+    assert score_segmentation(half, truth).centerline_recall == pytest.approx(0.5, abs=0.08)
+    assert score_segmentation(np.zeros_like(truth), truth).centerline_recall == 0.0
+
+
 @pytest.mark.parametrize(
     ("files", "kwargs", "error", "match"),
     [
@@ -201,7 +227,7 @@ def test_cli_evaluate_json_and_table(dataset, bundle, segmenter, cache, tmp_path
     assert code == 0
     result = json.loads(out)
     assert [item["name"] for item in result["images"]] == ["2"]
-    assert set(result["mean"]) == {"sen", "spec", "acc", "dice", "iou", "cldice"}
+    assert set(result["mean"]) == {"sen", "spec", "acc", "dice", "iou", "cldice", "cl_recall"}
     assert result["mean"]["dice"] == result["images"][0]["dice"]
     assert result["device"] == "cpu (onnx fp32)"
     code, out, _ = run_cli(args, capsys)

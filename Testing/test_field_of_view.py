@@ -1,9 +1,12 @@
-"""Field of view: flat-black shutters are found, dense anatomy and dark vessels are not."""
+"""Field of view: shutters of any grey, soft edges and borders are found (rendered with known
+truth), dense anatomy and dark vessels are not."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from AngioSegLib.collimation import Collimation, blocked_fraction, collimate
 from AngioSegLib.field_of_view import field_of_view
 from AngioSegLib.phantom import PhantomOptions, make_phantom
 
@@ -29,3 +32,53 @@ def test_frames_without_shutters_keep_every_pixel():
     frame = make_phantom(PhantomOptions(seed=3, n_frames=1, size=128)).cine.frame(0)
     assert field_of_view(frame).all()
     assert field_of_view(np.full((32, 32), 7.0)).all()
+
+
+def _phantom_frame(size: int = 256) -> np.ndarray:
+    return make_phantom(PhantomOptions(seed=5, n_frames=6, size=size)).cine.frames[5]
+
+
+COLLIMATIONS = {
+    "black blades": Collimation("blades", blades=(0.1, 0.0, 0.15, 0.1), angle_deg=7.0),
+    "grey flat border": Collimation("border", border_px=14, level=0.45),
+    "bright flat border": Collimation("border", border_px=10, level=1.1),
+    "black octagon": Collimation("octagon", radius=0.45),
+    "round, soft black edge": Collimation("round", radius=0.44, softness_px=24.0),
+    "graded black blade": Collimation("blades", blades=(0.2, 0.0, 0.0, 0.0), softness_px=40.0),
+}
+
+
+@pytest.mark.parametrize("name", COLLIMATIONS)
+def test_no_field_outside_a_rendered_collimation(name):
+    """Whatever the collimator's grey or edge, nothing it blocks by more than 60 % is field (a
+    soft edge's outer ramp included), and most of the irradiated field stays."""
+    collimation = COLLIMATIONS[name]
+    frame, _, field = collimate(_phantom_frame(), None, collimation)
+    found = field_of_view(frame)
+    blocked = blocked_fraction(frame.shape, collimation)
+    assert not (found & (blocked > 0.6)).any(), "field of view found behind the collimator"
+    assert found[blocked == 0].mean() > 0.85, "the irradiated field is kept"
+
+
+def test_a_graded_shutter_clears_its_ramp():
+    """A soft shutter's ramp (40 px here) is cleared while the image is still well below the
+    field's grey, not just the flat-black part behind the blade."""
+    collimation = COLLIMATIONS["graded black blade"]
+    frame, _, _ = collimate(_phantom_frame(), None, collimation)
+    blocked = blocked_fraction(frame.shape, collimation)
+    found = field_of_view(frame)
+    assert not found[(blocked > 0.6) & (blocked < 0.9)].any()
+
+
+def test_the_model_finds_no_vessel_behind_rendered_collimators():
+    """The shipped model and field of view, end to end: no vessel probability above 0.5 behind
+    any collimator or within its edge band."""
+    from AngioSegLib.segment import Segmenter
+
+    segmenter = Segmenter(device="cpu")
+    base = _phantom_frame()
+    for collimation in COLLIMATIONS.values():
+        frame, _, _ = collimate(base, None, collimation)
+        probability = segmenter.segment_frames(frame[None])[0]
+        blocked = blocked_fraction(frame.shape, collimation)
+        assert not (probability[blocked > 0.5] > 0.5).any(), collimation

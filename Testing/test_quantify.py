@@ -452,6 +452,8 @@ def test_json_and_csv_carry_units_and_calibration(run_analysis, tmp_path):
     with pytest.raises(OutputExistsError, match="already exists"):
         run_analysis.write_segments_csv(tmp_path / "qca.csv")
     run_analysis.write_segments_csv(tmp_path / "qca.csv", force=True)
+    empty = replace(run_analysis, segments=()).write_segments_csv(tmp_path / "empty.csv")
+    assert empty.read_text().splitlines() == [",".join(header)]  # the header, no rows
 
 
 def test_uncalibrated_run_is_in_pixels(small_phantom):

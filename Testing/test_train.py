@@ -94,3 +94,68 @@ def test_cosine_schedule_runs_from_the_rate_to_the_floor(tmp_path):
     assert TrainOptions(output=tmp_path, phantoms=2).learning_rate_at(7) == 1e-3
     with pytest.raises(ModelError, match="normalisation 'minmax' is not implemented"):
         TrainOptions(output=tmp_path, phantoms=2, normalisation="minmax")
+
+
+def _arcade_like(folder, n: int, seed: int) -> None:
+    """An ARCADE-like folder (images/N.png, labels/N.png with SYNTAX values) from phantoms whose
+    label maps keep only the widest vessels (main segments) — a partial label."""
+    from scipy import ndimage
+
+    (folder / "images").mkdir(parents=True)
+    (folder / "labels").mkdir()
+    for i, sample in enumerate(make_phantom_samples(n, 64, seed=seed), start=1):
+        frame = (255 * (1 - sample["image"][0])).astype(np.uint8)
+        vessel = sample["label"][0] > 0
+        main = ndimage.binary_opening(vessel, np.ones((3, 3))) & vessel
+        iio.imwrite(folder / "images" / f"{i}.png", frame)
+        iio.imwrite(folder / "labels" / f"{i}.png", np.where(main, 1 + i % 25, 0).astype(np.uint8))
+
+
+def test_partial_labels_ignore_a_band_and_what_the_teacher_calls_vessel():
+    from AngioSegLib.train_data import IGNORE_BAND_PX, partial_label_weight
+
+    label = np.zeros((64, 64), bool)
+    label[30:34, :] = True
+    weight = partial_label_weight(label)
+    assert weight[31:33].all() and weight[30].sum() == 0  # core trusted, inner edge ignored
+    assert weight[30 - IGNORE_BAND_PX].sum() == 0 and weight[30 - IGNORE_BAND_PX - 2].all()
+    teacher = np.zeros((64, 64), np.float32)
+    teacher[5:8, 10:50] = 0.9  # an unlabelled branch the teacher sees
+    with_teacher = partial_label_weight(label, teacher=teacher)
+    assert with_teacher[5:8, 10:50].sum() == 0 and with_teacher[5:8, 55:].all()
+    assert with_teacher[20].all()  # plain background stays trusted
+
+
+def test_training_reads_an_arcade_folder_with_partial_labels(tmp_path):
+    """Train, val and per-epoch ARCADE scores from a tiny ARCADE-like folder; the loss weight
+    zeroes the band around each labelled vessel; bad options are refused."""
+    from AngioSegLib.train_data import load_label_map_samples
+
+    for subset, seed in (("train", 11), ("val", 12)):
+        _arcade_like(tmp_path / "arcade" / subset, 3, seed)
+    samples = load_label_map_samples(tmp_path / "arcade" / "train")
+    assert len(samples) == 3 and {s["source"] for s in samples} == {"arcade"}
+    assert all((s["weight"] == 0).any() and s["label"].max() == 1 for s in samples)
+    result = train(TrainOptions(output=tmp_path / "run", arcade=tmp_path / "arcade",
+                                arcade_val=2, epochs=1, steps_per_epoch=2, batch_size=2,
+                                crop_size=32, seed=1, collimation_probability=1.0))
+    entry = json.loads(result.log.read_text())["epochs"][0]
+    assert 0.0 <= entry["arcade_val_sen"] <= 1.0 and 0.0 <= entry["arcade_val_cl_recall"] <= 1.0
+    for bad, match in (({"learning_rate": -1.0}, "learning rate must be a positive"),
+                       ({"learning_rate": float("nan")}, "learning rate must be a positive"),
+                       ({"partial_labels": "pu"}, "unknown partial-label rule"),
+                       ({"source_weights": (("imagenet", 1.0),)}, "sources are arcade")):
+        with pytest.raises(InputError, match=match):
+            TrainOptions(output=tmp_path / "x", arcade=tmp_path / "arcade", **bad)
+    assert not (tmp_path / "x").exists()
+
+
+def test_collimated_draws_clear_the_label_behind_the_collimator():
+    from AngioSegLib.collimation import Collimation, collimate
+
+    sample = make_phantom_samples(1, 96, seed=4)[0]
+    frame, label, field = collimate(sample["frame"], sample["label"][0],
+                                    Collimation("blades", blades=(0.5, 0.0, 0.0, 0.0)))
+    assert label[:48].sum() == 0 and label[52:].sum() == sample["label"][0][52:].sum()
+    assert not field[:47].any() and field[49:].all()
+    assert frame.dtype == sample["frame"].dtype

@@ -6,7 +6,9 @@ The bundle is a run's ``bundle`` (best epoch) or ``last`` (last epoch) folder; t
 ``train_log.json`` is read from the folder above it.
 
 Scores on the validation list of data_splits/xca_split.json (whole image and inside the field of
-view, raw grey > 10) and on 16 fresh phantom frames (seed 999); prints the metrics as JSON. With
+view, raw grey > 10), on ARCADE's 200 validation angiograms (partial labels: Sen and centerline
+recall are the figures to read), both through the Segmenter as users run it, and on 16 fresh
+phantom frames (seed 999); prints the metrics as JSON. With
 --write, replaces AngioSegLib/models/NAME by the run's bundle and records the metrics, epochs,
 training time and command in its configs/metadata.json. MODEL_CARD.md is edited by hand.
 """
@@ -22,13 +24,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from AngioSegLib.evaluate import pair_images, read_gray, read_split
+from AngioSegLib.evaluate import evaluate_pairs, pair_images, read_gray, read_split
 from AngioSegLib.metrics import mean_scores, score_segmentation
 from AngioSegLib.model import MODELS_DIR, check_bundle, load_bundle
 from AngioSegLib.train import predict_probability, score_samples
 from AngioSegLib.train_data import load_folder_samples, make_phantom_samples
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "xca-train"
+ARCADE_VAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "arcade-syntax" / "val"
 SPLIT = Path(__file__).resolve().parents[1] / "data_splits" / "xca_split.json"
 
 
@@ -47,7 +50,14 @@ def score(model) -> dict:
         start = time.perf_counter()
         predict_probability(network, sample["image"][0])
         seconds.append(time.perf_counter() - start)
+    from AngioSegLib.segment import Segmenter
+
+    segmenter = Segmenter(model, device="cpu", threads=2)
+    arcade = evaluate_pairs(pair_images(ARCADE_VAL / "images", ARCADE_VAL / "labels"), segmenter,
+                            label_maps=True)
     return {
+        "arcade_val_200_segmenter": arcade.mean.to_dict(),
+        "xca_val_8_images_segmenter": evaluate_pairs(pairs, segmenter).mean.to_dict(),
         "xca_val_8_images": score_samples(network, val).to_dict(),
         "xca_val_8_images_fov_gt10": mean_scores(inside).to_dict(),
         "phantom_16_frames_256px_seed999": score_samples(

@@ -30,9 +30,9 @@ def _print_table(evaluation) -> None:
 
     table = Table(title=f"{evaluation.model_name} on {evaluation.device}, "
                         f"threshold {evaluation.threshold:g}")
-    keys = ("sen", "spec", "acc", "dice", "iou", "cldice")
+    keys = ("sen", "spec", "acc", "dice", "iou", "cldice", "cl_recall")
     table.add_column("image")
-    for key in ("Sen", "Spec", "Acc", "Dice", "IoU", "clDice"):
+    for key in ("Sen", "Spec", "Acc", "Dice", "IoU", "clDice", "CL recall"):
         table.add_column(key, justify="right")
     for item in evaluation.images:
         table.add_row(item.name, *(f"{item.scores.short[k]:.4f}" for k in keys))
@@ -58,9 +58,13 @@ def evaluate(
     backend: str = typer.Option("auto", help=_BACKEND_HELP),
     precision: str = typer.Option("auto", help=_PRECISION_HELP),
     threshold: float = typer.Option(0.5, help="Vessel probability threshold."),
+    label_maps: bool = typer.Option(False, "--label-maps", help="The masks are label maps "
+                                    "(e.g. ARCADE's SYNTAX segments): any value > 0 is vessel."),
     as_json: bool = typer.Option(False, "--json", help="Print the scores as JSON on stdout."),
 ) -> None:
-    """Score the model (Sen, Spec, Acc, Dice, IoU, clDice) on images with ground-truth masks."""
+    """Score the model (Sen, Spec, Acc, Dice, IoU, clDice, centerline recall) on images with
+    ground-truth masks. With partial labels (ARCADE) read Sen and centerline recall: vessels found
+    that nobody labelled count against Dice."""
     from AngioSegLib.cli.progress_bar import stage_progress
     from AngioSegLib.evaluate import evaluate_pairs, pair_images
     from AngioSegLib.segment import Segmenter
@@ -68,7 +72,7 @@ def evaluate(
     pairs = pair_images(images, masks, fov, _names(list_file, split, subset))
     segmenter = Segmenter(model, device=device, backend=backend, precision=precision)
     with stage_progress(quiet=as_json) as progress:
-        evaluation = evaluate_pairs(pairs, segmenter, threshold, progress)
+        evaluation = evaluate_pairs(pairs, segmenter, threshold, progress, label_maps)
     if as_json:
         typer.echo(json.dumps(evaluation.to_json(), indent=2))
     else:

@@ -33,6 +33,19 @@ def train(
     force: bool = typer.Option(False, "--force", help="Start over in a non-empty run folder."),
     normalisation: str = typer.Option("flattened-inverted", help="Network input normalisation: "
                                       "flattened-inverted or percentile-inverted."),
+    arcade: Path = typer.Option(None, help="ARCADE-style folder: train/ and val/, each with "
+                                "images/N.png and labels/N.png (label maps, > 0 = vessel)."),
+    arcade_limit: int = typer.Option(None, help="Use only the first N ARCADE training images."),
+    arcade_val: int = typer.Option(24, help="ARCADE validation images scored each epoch."),
+    partial_labels: str = typer.Option("band", help="ARCADE's partial labels: 'band' ignores a "
+                                       "band around labelled vessels; 'teacher' also ignores "
+                                       "unlabelled pixels the teacher model calls vessel."),
+    teacher: str = typer.Option(None, help="Teacher model for --partial-labels teacher "
+                                "(default: the shipped model)."),
+    source_weights: str = typer.Option("arcade=0.6,xca=0.25,phantom=0.15",
+                                       help="Sampling weight of each source present."),
+    collimation: float = typer.Option(0.35, help="Share of crops drawn with a random "
+                                      "collimation (shutters, graded edges, borders)."),
 ) -> None:
     """Train a vessel segmentation network (Dice + BCE loss, Adam, MONAI augmentation)."""
     from AngioSegLib.cli.progress_bar import stage_progress
@@ -47,12 +60,30 @@ def train(
         bce_weight=bce_weight, seed=seed, threads=threads,
         time_limit_s=None if time_limit_min is None else 60.0 * time_limit_min,
         resume=resume, init_from=init_from, force=force, normalisation=normalisation,
+        arcade=arcade, arcade_limit=arcade_limit, arcade_val=arcade_val,
+        partial_labels=partial_labels, teacher=teacher,
+        source_weights=_parse_weights(source_weights), collimation_probability=collimation,
     )
     with stage_progress() as progress:
         result = run_training(options, progress)
     typer.echo(f"best epoch {result.best_epoch}: validation Dice {result.best_val_dice:.4f}; "
                f"bundle {result.bundle}, last epoch {result.last_bundle}, log {result.log} "
                f"({result.train_time_s / 60:.1f} min)")
+
+
+def _parse_weights(text: str) -> tuple[tuple[str, float], ...]:
+    """``"arcade=0.6,xca=0.3"`` → (("arcade", 0.6), ("xca", 0.3)); InputError if malformed."""
+    from AngioSegLib.errors import InputError
+
+    pairs = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        try:
+            pairs.append((name.strip(), float(value)))
+        except ValueError:
+            raise InputError(f"--source-weights {text!r}: write name=weight pairs separated by "
+                             "commas, e.g. arcade=0.6,xca=0.25,phantom=0.15") from None
+    return tuple(pairs)
 
 
 def register(app: typer.Typer) -> None:

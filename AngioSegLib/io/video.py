@@ -71,13 +71,20 @@ def to_grey(image: np.ndarray, name: str) -> np.ndarray:
     return image
 
 
-def _read_image(path: Path) -> np.ndarray:
+def read_image_array(path: Path) -> np.ndarray:
+    """The pixels of one image file as stored; InputError in one line when the file is empty,
+    truncated or not an image (imageio's plugins raise many kinds of errors, SimpleITK's a
+    RuntimeError with a multi-line message)."""
     import imageio.v3 as iio
 
+    path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputError(f"{path} is empty (0 bytes): not an image")
     try:
         return iio.imread(path)
-    except (OSError, ValueError, SyntaxError) as error:
-        raise InputError(f"{path.name} could not be read as an image ({error})") from error
+    except (OSError, ValueError, SyntaxError, RuntimeError, IndexError, KeyError) as error:
+        raise InputError(f"{path} could not be read as an image: it is damaged or not in an "
+                         "image format (PNG, TIFF, JPEG, BMP, ...)") from error
 
 
 class ImageFrames(CachedFrames):
@@ -88,7 +95,7 @@ class ImageFrames(CachedFrames):
         self.paths = list(paths)
 
     def decode(self, index: int) -> np.ndarray:
-        return to_grey(_read_image(self.paths[index]), self.paths[index].name)
+        return to_grey(read_image_array(self.paths[index]), self.paths[index].name)
 
 
 def _image_size(path: Path) -> tuple[int, int]:
@@ -107,7 +114,7 @@ def read_image_folder(folder: Path) -> CineRun:
     paths = image_files(folder)
     if not paths:
         raise InputError(f"the folder {folder} holds no PNG or TIFF files")
-    first = to_grey(_read_image(paths[0]), paths[0].name)
+    first = to_grey(read_image_array(paths[0]), paths[0].name)
     sizes: dict[tuple[int, int], list[str]] = {}
     for p in paths:
         sizes.setdefault(_image_size(p), []).append(p.name)
@@ -143,7 +150,7 @@ def read_image_file(path: Path) -> CineRun:
         else:
             frames = to_grey(stack, path.name)[None]
     else:
-        frames = to_grey(_read_image(path), path.name)[None]
+        frames = to_grey(read_image_array(path), path.name)[None]
     return CineRun(
         frames=frames,
         bits_stored=8 * frames.dtype.itemsize,
