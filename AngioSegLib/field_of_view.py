@@ -14,7 +14,9 @@ The collimated region is found in three steps:
    (``FLAT_WINDOW`` px) is below ``FLAT_STD`` of the grey range — anatomy is never that flat;
 3. *graded fringe*: pixels within ``FRINGE_REACH`` of the shutters found so far whose smoothed
    grey lies less than ``FRINGE_LEVEL`` of the way from the shutter's grey to the local field
-   level (a soft shutter's ramp, not yet the field).
+   level (a soft shutter's ramp, not yet the field), in regions wider than a vessel (a
+   morphological opening of ``FRINGE_OPENING`` × the reach): a dark vessel that runs into the
+   shutter is not a ramp.
 
 A frame without shutters gives an all-true field (the image border is not an edge).
 """
@@ -32,14 +34,21 @@ SHUTTER_MEAN_LEVEL = 0.01  # ... and its mean lies this close to the darkest gre
 FLAT_WINDOW = 7  # px: window of the local standard deviation
 FLAT_STD = 0.002  # of the grey range: flatter than any irradiated anatomy with quantum noise
 FRINGE_REACH = 0.06  # of the longer side: how far a graded shutter edge may ramp into the frame
+FRINGE_OPENING = 0.33  # of the reach: ramps narrower than 2× this (vessels meeting the edge) stay
+FRINGE_GRID = 128  # px: the longer side of the grid the fringe is found on
 FRINGE_LEVEL = 0.6  # of the way from the shutter's grey to the field's: still the shutter's ramp
 MARGIN_FRACTION = 0.008  # of the longer side: the band inside a shutter edge that is cleared
 
 
+def _components(mask: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+    """(labels, count + 1, areas) of the 8-connected regions of ``mask`` (label 0: the rest)."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    return labels, n, stats[:, cv2.CC_STAT_AREA]
+
+
 def _flat_black(image: np.ndarray, darkest: float, span: float) -> np.ndarray:
-    labels, n = ndimage.label(image <= darkest + SHUTTER_LEVEL * span)
-    areas = np.bincount(labels.ravel(), minlength=n + 1)
-    sums = np.bincount(labels.ravel(), weights=image.ravel() - darkest, minlength=n + 1)
+    labels, n, areas = _components(image <= darkest + SHUTTER_LEVEL * span)
+    sums = np.bincount(labels.ravel(), weights=image.ravel() - darkest, minlength=n)
     means = sums / np.maximum(areas, 1)
     flat = (areas >= SHUTTER_MIN_AREA * image.size) & (means <= SHUTTER_MEAN_LEVEL * span)
     flat[0] = False
@@ -51,11 +60,10 @@ def _flat_border(image: np.ndarray, span: float) -> np.ndarray:
     size = (FLAT_WINDOW, FLAT_WINDOW)
     mean = cv2.blur(image, size, borderType=cv2.BORDER_REFLECT)
     variance = cv2.blur(image * image, size, borderType=cv2.BORDER_REFLECT) - mean * mean
-    flat = np.sqrt(np.maximum(variance, 0.0)) < FLAT_STD * span
-    labels, n = ndimage.label(flat)
+    flat = variance < (FLAT_STD * span) ** 2
+    labels, n, areas = _components(flat)
     edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    areas = np.bincount(labels.ravel(), minlength=n + 1)
-    keep = np.zeros(n + 1, bool)
+    keep = np.zeros(n, bool)
     keep[edge] = True
     keep &= areas >= SHUTTER_MIN_AREA * image.size
     keep[0] = False
@@ -64,33 +72,49 @@ def _flat_border(image: np.ndarray, span: float) -> np.ndarray:
 
 
 def _graded_fringe(image: np.ndarray, shutter: np.ndarray) -> np.ndarray:
-    """Pixels near ``shutter`` still on its ramp towards the local field level."""
-    reach = max(FRINGE_REACH * max(image.shape), 2.0)
-    distance = cv2.distanceTransform((~shutter).astype(np.uint8), cv2.DIST_L2, 5)
+    """Pixels near ``shutter`` still on its ramp towards the local field level (found on a
+    ``FRINGE_GRID`` px grid: a ramp is tens of pixels wide, and the blurs are 16× cheaper)."""
+    rows, cols = image.shape
+    step = max(1, int(max(rows, cols) // FRINGE_GRID))
+    size = (max(1, cols // step), max(1, rows // step))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    blocked = cv2.resize(shutter.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.5
+    if not blocked.any():
+        return np.zeros(image.shape, bool)
+    reach = max(FRINGE_REACH * max(small.shape), 2.0)
+    distance = cv2.distanceTransform((~blocked).astype(np.uint8), cv2.DIST_L2, 5)
     near = (distance > 0) & (distance <= reach)
     far = (distance > reach).astype(np.float32)
-    if not near.any() or far.sum() < SHUTTER_MIN_AREA * image.size:
+    if not near.any() or far.sum() < SHUTTER_MIN_AREA * small.size:
         return np.zeros(image.shape, bool)
-    sigma = reach
-    weight = cv2.GaussianBlur(far, (0, 0), sigma)
-    field_level = cv2.GaussianBlur(image * far, (0, 0), sigma) / np.maximum(weight, 1e-6)
+    weight = cv2.GaussianBlur(far, (0, 0), reach)
+    field_level = cv2.GaussianBlur(small * far, (0, 0), reach) / np.maximum(weight, 1e-6)
     shutter_level = float(np.median(image[shutter]))
-    smooth = cv2.GaussianBlur(image, (0, 0), 3.0)
+    smooth = cv2.GaussianBlur(small, (0, 0), 0.5)  # the grid's area averaging did the rest
     depth = field_level - shutter_level
     with np.errstate(divide="ignore", invalid="ignore"):
         fraction = (smooth - shutter_level) / depth
     ramp = near & (np.abs(depth) > SHUTTER_LEVEL * float(np.ptp(image))) & (fraction < FRINGE_LEVEL)
-    labels, n = ndimage.label(ramp | shutter)  # only ramps that start at the shutter
-    touching = np.unique(labels[shutter])
-    return np.isin(labels, touching[touching > 0]) & ~shutter
+    # a ramp runs along the shutter edge; a dark vessel that meets the edge is narrow: opened away
+    radius = max(1, int(round(FRINGE_OPENING * reach)))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    ramp = cv2.morphologyEx((ramp | blocked).astype(np.uint8), cv2.MORPH_OPEN, disk) > 0
+    ramp &= ~blocked
+    labels, _ = ndimage.label(ramp | blocked)  # only ramps that start at the shutter
+    touching = np.unique(labels[blocked])
+    fringe = np.isin(labels, touching[touching > 0]).astype(np.uint8)
+    fringe = cv2.dilate(fringe, np.ones((3, 3), np.uint8))  # one grid cell: no ragged edge
+    full = cv2.resize(fringe, (cols, rows), interpolation=cv2.INTER_NEAREST) > 0
+    return full & ~shutter
 
 
 def collimated(frame: np.ndarray) -> np.ndarray:
     """(H, W) bool: pixels behind the collimator (flat black, flat borders, graded fringes)."""
     image = np.asarray(frame, dtype=np.float32)
-    darkest, high = float(image.min()), float(np.percentile(image, 99.0))
-    low = float(np.percentile(image, 1.0))
-    span = max(high - darkest, float(np.percentile(image, 99.9)) - low)
+    sample = image[::2, ::2]  # percentiles of a quarter of the pixels: the same to 0.1 %
+    darkest = float(image.min())
+    low, high, top = (float(v) for v in np.percentile(sample, (1.0, 99.0, 99.9)))
+    span = max(high - darkest, top - low)
     if span <= 0:
         return np.zeros(image.shape, bool)
     shutter = _flat_black(image, darkest, max(high - darkest, 1e-6)) | _flat_border(image, span)

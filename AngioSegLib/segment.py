@@ -1,10 +1,16 @@
 """`Segmenter`: vessel probabilities for every frame of a cine, on the fastest device at hand.
 
-The network sees each frame at the scale it was trained at: when the model declares an input pixel
-spacing (mm) and the cine is calibrated, frames are resized to that spacing; otherwise they run at
-native size (``max_size`` caps the longer side, ``scale`` shrinks further where the vessels stay
-wide enough). The resized frame is padded to a multiple of 32 px, the logits are cropped, resized
-back to the frame and passed through a sigmoid, so the output has the input's (T, H, W).
+The network sees each frame at the scale it was trained at. When the model declares an input pixel
+spacing (mm) and the cine is calibrated, frames are resized to that spacing. The shipped models
+declare none (their training angiograms, ARCADE's and XCA's 300–512 px frames, carry no spacing;
+scale augmentation of 0.6–1.6× taught them vessels of about 2–30 px), and the *inference-scale
+policy* (:func:`plan_size`) keeps frames near that scale: a calibrated frame whose pixel is finer
+than ``FINEST_MM_PER_PIXEL`` is brought to it, an uncalibrated frame longer than
+``NATIVE_LONG_SIDE_PX`` to ``TRAINED_LONG_SIDE_PX``; never by less than ``MIN_AUTO_FACTOR``, never
+enlarged. Other frames run at native size. ``auto_scale=False`` turns the policy off, ``max_size``
+caps the longer side, ``scale`` shrinks further where the vessels stay wide enough. The resized
+frame is padded to a multiple of 32 px, the logits are cropped, resized back to the frame and
+passed through a sigmoid, so the output has the input's (T, H, W).
 
 Frames are decoded, run and released one batch at a time (a lazy 200-frame run never sits in
 memory whole). Device choice: CUDA, then MPS, then CPU for ``"auto"``; an explicit device that is
@@ -35,6 +41,10 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 PAD_MULTIPLE = 32
 GPU_BATCH = 8
 CPU_BATCH = 1
+FINEST_MM_PER_PIXEL = 0.15  # a 4.5 mm proximal vessel is 30 px across here: the trained limit
+NATIVE_LONG_SIDE_PX = 640  # uncalibrated frames up to this size run as they are
+TRAINED_LONG_SIDE_PX = 512  # larger uncalibrated frames (1024²) are brought to this (px)
+MIN_AUTO_FACTOR = 0.5  # the policy never shrinks a frame more than this
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,7 @@ class InferenceOptions:
     threads: int | None = None
     cache_dir: Path | None = None  # ONNX cache (None: ~/.cache/angioseg/onnx)
     field_of_view: bool = True  # clear probabilities outside the exposed field (shutters)
+    auto_scale: bool = True  # the inference-scale policy of models without an input spacing
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "backend", look_up_option(self.backend, BACKENDS, "backend"))
@@ -162,19 +173,35 @@ def plan_size(
     input_spacing_mm: float | None,
     scale: float = 1.0,
     max_size: int | None = None,
+    auto_scale: bool = True,
 ) -> tuple[int, int]:
     """(rows, cols) of the network input for a frame of ``shape`` before padding.
 
-    Frames are brought to ``input_spacing_mm`` when both spacings are known, then multiplied by
-    ``scale`` and shrunk so that the longer side is at most ``max_size``.
+    Frames are brought to ``input_spacing_mm`` when both spacings are known; for a model without
+    one, ``auto_scale`` applies the inference-scale policy of the module docstring. Then the
+    size is multiplied by ``scale`` and shrunk so that the longer side is at most ``max_size``.
     """
     factor = scale
     if mm_per_pixel and input_spacing_mm:
         factor *= mm_per_pixel / input_spacing_mm
+    elif auto_scale and input_spacing_mm is None:
+        factor *= auto_scale_factor(shape, mm_per_pixel)
     longest = max(shape) * factor
     if max_size is not None and longest > max_size:
         factor *= max_size / longest
     return max(1, round(shape[0] * factor)), max(1, round(shape[1] * factor))
+
+
+def auto_scale_factor(shape: tuple[int, int], mm_per_pixel: float | None) -> float:
+    """The inference-scale policy's resize factor (≤ 1) for a frame of ``shape`` (px) and pixel
+    size ``mm_per_pixel`` (None: uncalibrated)."""
+    if mm_per_pixel:
+        factor = mm_per_pixel / FINEST_MM_PER_PIXEL
+    elif max(shape) > NATIVE_LONG_SIDE_PX:
+        factor = TRAINED_LONG_SIDE_PX / max(shape)
+    else:
+        factor = 1.0
+    return float(np.clip(factor, MIN_AUTO_FACTOR, 1.0))
 
 
 class TorchRunner:
@@ -294,7 +321,7 @@ class Segmenter:
         """(rows, cols) the network sees for frames of ``shape`` (before padding)."""
         return plan_size(
             shape, mm_per_pixel, self.model.input_spacing_mm, self.options.scale,
-            self.options.max_size,
+            self.options.max_size, self.options.auto_scale,
         )
 
     def prepare(self, frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:

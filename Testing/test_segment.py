@@ -136,6 +136,19 @@ def test_plan_size_rules():
     assert plan_size((512, 512), None, None, scale=0.75) == (384, 384)
 
 
+def test_inference_scale_policy_of_models_without_a_spacing():
+    """Fine pixels are brought to 0.15 mm, large uncalibrated frames to 512 px, never by less
+    than half and never enlarged; a model with a spacing, or auto_scale off, is not touched."""
+    assert plan_size((1024, 1024), 0.1, None) == (683, 683)  # 0.1 → 0.15 mm/px
+    assert plan_size((1024, 1024), 0.05, None) == (512, 512)  # at most halved
+    assert plan_size((512, 512), 0.3, None) == (512, 512)  # coarse pixels: never enlarged
+    assert plan_size((1024, 1024), None, None) == (512, 512)  # uncalibrated 1024²
+    assert plan_size((1024, 768), None, None) == (512, 384)
+    assert plan_size((600, 600), None, None) == (600, 600)  # up to 640 px: native
+    assert plan_size((1024, 1024), None, None, auto_scale=False) == (1024, 1024)
+    assert plan_size((1024, 1024), 0.1, 0.1) == (1024, 1024)  # the model's own spacing wins
+
+
 def test_restore_crops_the_padding_and_resizes_back():
     logits = np.full((64, 96), 50.0, dtype=np.float32)  # padding region: would give p = 1
     logits[:40, :70] = np.linspace(-4, 4, 70, dtype=np.float32)[None, :]
