@@ -144,6 +144,12 @@ class CineRun:
                 raise InputError(
                     f"frame_times_s needs one time per frame ({shape[0]}), found {times.shape}"
                 )
+            if not np.all(np.isfinite(times)):
+                raise InputError(
+                    "frame_times_s must be finite times (s), found "
+                    f"{int(np.sum(~np.isfinite(times)))} NaN or infinite; leave them None if "
+                    "the timing is unknown"
+                )
             object.__setattr__(self, "frame_times_s", times)
         if self.references and len(self.references) != shape[0]:
             raise InputError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from AngioSegLib.cine import CineRun
-from AngioSegLib.errors import InputError, InputNotFoundError
+from AngioSegLib.errors import InputError
 
 __all__ = ["read_cine"]
 
@@ -15,14 +15,20 @@ def read_cine(path: str | Path) -> CineRun:
     PNG/TIFF frames, a PNG/TIFF file, or a video file (mp4, avi, ...).
 
     DICOM frames are decoded lazily (``cine.frames`` is a frame source); images and videos are
-    read at once. Raises :class:`~AngioSegLib.errors.InputNotFoundError` for a missing path and
+    read at once. Raises :class:`~AngioSegLib.errors.InputNotFoundError` for a missing path (a
+    symbolic-link loop is named as such) and
     :class:`~AngioSegLib.errors.InputError` (one actionable message) for anything unusable.
     """
     from AngioSegLib.io import video, xa
 
     path = Path(path).expanduser()
-    if not path.exists():
-        raise InputNotFoundError(f"{path} does not exist; check the path and try again")
+    try:
+        found = path.exists()
+    except OSError as error:  # an unreadable parent folder
+        raise InputError(f"{path} cannot be reached ({error.strerror}); check the folder's "
+                         "permissions") from error
+    if not found:
+        raise xa.missing_path_error(path)
     if path.is_file():
         suffix = path.suffix.lower()
         if suffix in video.VIDEO_SUFFIXES:

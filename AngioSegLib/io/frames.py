@@ -12,6 +12,8 @@ from collections import OrderedDict
 
 import numpy as np
 
+from AngioSegLib.errors import InputError
+
 DEFAULT_CACHE_FRAMES = 8
 
 
@@ -77,7 +79,12 @@ class CachedFrames:
                 return frame
         frame = self.decode(i)
         if frame.shape != self.shape[1:]:
-            raise ValueError(f"frame {i} decoded to shape {frame.shape}, expected {self.shape[1:]}")
+            rows, columns = self.shape[1:]
+            raise InputError(
+                f"frame {i + 1} decoded to {' × '.join(map(str, frame.shape))} pixels, but the "
+                f"header says Rows {rows} × Columns {columns}; the header does not describe the "
+                "pixel data: export the run again"
+            )
         frame = frame.astype(self.dtype, copy=False)
         if self.cache_frames:
             with self._lock:
