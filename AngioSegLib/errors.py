@@ -23,6 +23,14 @@ class OutputExistsError(AngioSegError, FileExistsError):
     """An output would overwrite existing files; pass force=True (``--force``) to allow it."""
 
 
+class OutputBusyError(OutputExistsError):
+    """Another process holds the lock on this output."""
+
+
+class OutputNotWritableError(AngioSegError, OSError):
+    """The output's folder cannot be written: read-only, or too little free space."""
+
+
 class ModelError(AngioSegError, RuntimeError):
     """A model cannot be found, loaded or run."""
 

@@ -88,14 +88,19 @@ def centerline_recall(prediction: np.ndarray, truth: np.ndarray, tolerance_px: i
     """Fraction of the reference's skeleton inside the prediction dilated by ``tolerance_px``
     (a square of side 2·tolerance + 1): how much of the labelled vessel tree was found, whatever
     its width. The score for partial labels (ARCADE's main segments): unlabelled vessels found do
-    not lower it. 1.0 when the reference is empty."""
+    not lower it. 2-D masks, or (T, H, W) stacks frame by frame (pooled counts); 1.0 when the
+    reference is empty."""
     pred, true = _as_bool_pair(prediction, truth)
-    skeleton = skeletonize(true)
-    if not skeleton.any():
-        return 1.0
+    if pred.ndim == 2:
+        pred, true = pred[None], true[None]
     size = 2 * tolerance_px + 1
-    reach = ndimage.binary_dilation(pred, structure=np.ones((size, size), bool))
-    return float(np.logical_and(skeleton, reach).sum() / skeleton.sum())
+    found = total = 0
+    for p, g in zip(pred, true, strict=True):
+        skeleton = skeletonize(g)
+        reach = ndimage.binary_dilation(p, structure=np.ones((size, size), bool))
+        found += int(np.logical_and(skeleton, reach).sum())
+        total += int(skeleton.sum())
+    return 1.0 if total == 0 else found / total
 
 
 def score_segmentation(

@@ -102,3 +102,56 @@ def test_undecodable_transfer_syntax_is_one_line(tmp_path, capsys):
     code, _, err = run_cli(["segment", str(jply), "-o", str(tmp_path / "o")], capsys)
     assert_one_line_error(code, err, "JPEG Extended")
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (["--temporal-k", "abc"], "Invalid value for '--temporal-k': Input should be a valid int"),
+        (["--bogus"], "No such option: --bogus (see 'angioseg segment --help')"),
+        (["--forc"], "No such option: --forc (Possible options: --force)"),
+    ],
+    ids=["bad-int", "unknown-option", "mistyped-option"],
+)
+def test_usage_errors_are_one_line(tmp_path, capsys, extra, match):
+    code, out, err = run_cli(["segment", "run.dcm", "-o", str(tmp_path / "o"), *extra], capsys)
+    assert_one_line_error(code, err, match)
+    assert out == "" and "╭" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_output_and_unknown_command_are_one_line(capsys):
+    code, _, err = run_cli(["segment", "run.dcm"], capsys)
+    assert_one_line_error(
+        code, err, "Missing option '-o' / '--output' (see 'angioseg segment --help')"
+    )
+    code, _, err = run_cli(["segmnet"], capsys)
+    assert_one_line_error(
+        code, err, "No such command 'segmnet'. Did you mean 'segment'? (see 'angioseg --help')"
+    )
+
+
+def test_help_and_version_still_exit_0(capsys):
+    code, out, err = run_cli(["segment", "--help"], capsys)
+    assert code == 0 and "--output" in out and "error" not in err
+    code, out, _ = run_cli(["--version"], capsys)
+    assert code == 0 and out.startswith("angioseg ")
+
+
+def test_main_puts_the_signal_handlers_back(tmp_path, capsys):
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    run_cli(["segment", str(tmp_path / "nope.dcm"), "-o", str(tmp_path / "o")], capsys)
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+def test_an_interrupt_is_one_line_and_leaves_no_lock(tmp_path, capsys, monkeypatch):
+    def interrupted(_path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("AngioSegLib.io.read_cine", interrupted)
+    code, _, err = run_cli(["segment", "run.dcm", "-o", str(tmp_path / "o")], capsys)
+    assert code == 130
+    assert err.strip() == "angioseg: error: stopped by SIGINT; unfinished outputs were removed"
+    assert list(tmp_path.iterdir()) == []

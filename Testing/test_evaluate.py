@@ -271,3 +271,12 @@ def test_cli_bench_times_frames(bundle, segmenter, cache, monkeypatch, capsys):
     assert code == 0
     summary = json.loads(out)
     assert summary["device"] == "cpu (onnx fp32)" and summary["ms_per_frame"] > 0
+
+
+def test_centerline_recall_of_a_stack_pools_its_frames():
+    truth = np.zeros((2, 32, 32), bool)
+    truth[:, 14:18, 2:30] = True
+    prediction = truth.copy()
+    prediction[1] = False  # the second frame found nothing
+    scores = score_segmentation(prediction, truth)
+    assert scores.centerline_recall == pytest.approx(0.5, abs=0.05)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -65,17 +64,27 @@ def _print_summary(result, paths) -> None:
     console.print(f"Outputs in [bold]{paths.folder}[/]; open [bold]{paths.report}[/]")
 
 
-def run_and_write(cine, options, outdir: Path, force: bool, fractional: bool, as_json: bool):
-    """Run the pipeline with a progress bar, write outputs, print the summary."""
-    from AngioSegLib.outputs import OutputOptions, check_output_folder, write_outputs
+def run_and_write(
+    cine, options, outdir: Path, force: bool, fractional: bool, as_json: bool,
+    copies: tuple[Path, ...] = (),
+):
+    """Check the free space, run the pipeline with a progress bar, write outputs, print the summary.
+
+    The caller holds ``outdir`` (:func:`~AngioSegLib.outputs.reserve_output_folder`).
+    """
+    from AngioSegLib.outputs import (
+        OutputOptions,
+        check_free_space,
+        estimate_output_bytes,
+        write_outputs,
+    )
     from AngioSegLib.pipeline import run
 
-    check_output_folder(outdir, force)
+    check_free_space(outdir, estimate_output_bytes(cine.shape))
+    output_options = OutputOptions(force=force, fractional_seg=fractional, copies=copies)
     with stage_progress(quiet=as_json) as progress:
         result = run(cine, options, progress=progress)
-        paths = write_outputs(
-            result, outdir, OutputOptions(force=force, fractional_seg=fractional), progress
-        )
+        paths = write_outputs(result, outdir, output_options, progress)
     if as_json:
         typer.echo(json.dumps(_summary(result, paths), indent=2))
     else:
@@ -85,7 +94,9 @@ def run_and_write(cine, options, outdir: Path, force: bool, fractional: bool, as
 
 def segment(
     input_path: Path = typer.Argument(..., metavar="INPUT", help="XA DICOM file, folder or video."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output folder (new or empty)."),
+    output: Path = typer.Option(
+        ..., "-o", "--output", help="Output folder: new or empty (or replaced with --force)."
+    ),
     model: str = typer.Option(None, help="Model name or bundle folder (default: shipped model)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
     precision: str = typer.Option(
@@ -106,28 +117,30 @@ def segment(
         "densitometric", help="MLD from the frame's contrast (densitometric) or the edges (edge)."
     ),
     fractional_seg: bool = typer.Option(False, help="Store probabilities in the DICOM SEG."),
-    force: bool = typer.Option(False, "--force", help="Overwrite files in a non-empty OUTPUT."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace the outputs of an earlier run in OUTPUT (once all are new)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
     """Segment and measure every frame of an XA cine; write SEG, labelmaps, video and report."""
     from AngioSegLib.io import read_cine
-    from AngioSegLib.outputs import check_output_folder
+    from AngioSegLib.outputs import reserve_output_folder
     from AngioSegLib.pipeline import PipelineOptions
     from AngioSegLib.qca import QcaOptions
 
-    check_output_folder(output, force)
-    options = PipelineOptions(
-        model=model,
-        device=device,
-        precision=precision,
-        temporal_k=temporal_k,
-        motion_compensation=not no_motion_compensation,
-        threshold=threshold,
-        catheter_french=catheter_french,
-        catheter_points=_parse_points(catheter_points),
-        qca=QcaOptions(mld_method=mld_method),
-    )
-    run_and_write(read_cine(input_path), options, output, force, fractional_seg, as_json)
+    with reserve_output_folder(output, force, keep=(input_path,)) as output:
+        options = PipelineOptions(
+            model=model,
+            device=device,
+            precision=precision,
+            temporal_k=temporal_k,
+            motion_compensation=not no_motion_compensation,
+            threshold=threshold,
+            catheter_french=catheter_french,
+            catheter_points=_parse_points(catheter_points),
+            qca=QcaOptions(mld_method=mld_method),
+        )
+        run_and_write(read_cine(input_path), options, output, force, fractional_seg, as_json)
 
 
 def demo(
@@ -136,31 +149,31 @@ def demo(
     size: int = typer.Option(512, help="Frame size (pixels)."),
     seed: int = typer.Option(0, help="Phantom seed."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
-    force: bool = typer.Option(False, "--force", help="Overwrite files in a non-empty OUTPUT."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace the outputs of an earlier run in OUTPUT (once all are new)."
+    ),
 ) -> None:
     """Generate a phantom XA run, run the whole pipeline on it and write every output."""
     from rich.console import Console
 
     from AngioSegLib.io import read_cine
-    from AngioSegLib.io.atomic import atomic_write
     from AngioSegLib.io.xa_write import write_xa
     from AngioSegLib.metrics import score_segmentation
-    from AngioSegLib.outputs import check_output_folder
+    from AngioSegLib.outputs import check_free_space, estimate_output_bytes, reserve_output_folder
     from AngioSegLib.phantom import PhantomOptions, make_phantom
     from AngioSegLib.pipeline import PipelineOptions
 
-    check_output_folder(output, force)
     console = Console(stderr=True)
     start = time.perf_counter()
-    phantom = make_phantom(PhantomOptions(seed=seed, n_frames=frames, size=size))
-    with tempfile.TemporaryDirectory() as tmp:
+    with reserve_output_folder(output, force) as output, tempfile.TemporaryDirectory() as tmp:
+        check_free_space(output, estimate_output_bytes((frames, size, size)))
+        phantom = make_phantom(PhantomOptions(seed=seed, n_frames=frames, size=size))
         source = write_xa(phantom.cine, Path(tmp) / "phantom_xa.dcm", transfer_syntax="jpeg-ls")
         console.print(f"Generated a {frames}-frame {size}² phantom XA run (seed {seed})")
         result, _ = run_and_write(
-            read_cine(source), PipelineOptions(device=device), output, force, False, False
+            read_cine(source), PipelineOptions(device=device), output, force, False, False,
+            copies=(source,),
         )
-        with atomic_write(output / source.name, force=force) as tmp:
-            shutil.copyfile(source, tmp)
     scores = score_segmentation(result.masks, phantom.masks)
     planted = ", ".join(
         f"{s.segment} {s.percent_diameter:.0f} %DS (MLD {s.mld_mm:.2f} mm)"
