@@ -73,6 +73,7 @@ class TrainOptions:
     source_weights: tuple[tuple[str, float], ...] = (("arcade", 0.6), ("xca", 0.25),
                                                      ("phantom", 0.15))
     collimation_probability: float = 0.35
+    wire_probability: float = 0.25
 
     def __post_init__(self) -> None:
         if self.data is None and self.phantoms <= 0 and self.arcade is None:
@@ -93,9 +94,9 @@ class TrainOptions:
             if name not in ("arcade", "xca", "phantom") or not weight >= 0:
                 raise InputError(f"source weight {name}={weight}: sources are arcade, xca and "
                                  "phantom, weights 0 or more")
-        if not 0.0 <= self.collimation_probability <= 1.0:
-            raise InputError("collimation_probability must be in [0, 1], found "
-                             f"{self.collimation_probability}")
+        for name in ("collimation_probability", "wire_probability"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise InputError(f"{name} must be in [0, 1], found {getattr(self, name)}")
         for name in ("epochs", "steps_per_epoch", "batch_size", "threads"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be at least 1, found {getattr(self, name)}")
@@ -318,7 +319,8 @@ def train(options: TrainOptions, progress: ProgressCallback = no_progress) -> Tr
         for step, indices in enumerate(_epoch_batches(sources, options, epoch)):
             draws = [draw_sample(train_samples[i], np.random.default_rng([options.seed, epoch,
                                                                           step, k]),
-                                 options.normalisation, options.collimation_probability)
+                                 options.normalisation, options.collimation_probability,
+                                 options.wire_probability)
                      for k, i in enumerate(indices)]
             images, labels, weights = batch_samples([augment(d) for d in draws])
             optimiser.zero_grad()

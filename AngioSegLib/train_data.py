@@ -7,9 +7,9 @@ through :func:`~AngioSegLib.model.normalise.normalise_frame` (with the normalisa
 trained) on the whole frame, as at inference. ``weight`` is 0 where the label is not to be
 trusted (see :func:`partial_label_weight`); the loss ignores those pixels.
 
-Each draw (:func:`draw_sample`) may render a random collimation onto the raw frame first
-(:mod:`AngioSegLib.collimation`) and then normalises it again, so the network sees shutters,
-graded edges, wedges and borders with no vessel in or along them.
+Each draw (:func:`draw_sample`) may render guidewires (:mod:`AngioSegLib.devices`) and a random
+collimation (:mod:`AngioSegLib.collimation`) onto the raw frame first and then normalises it
+again, so the network sees wires, shutters, graded edges, wedges and borders that are no vessel.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ IGNORE_BAND_PX = 4  # px at 512²: ARCADE's polygons are coarser than the lumen 
 TEACHER_LEVEL = 0.5  # teacher probability above which an unlabelled pixel is ignored
 TEACHER_GROW_PX = 2
 COLLIMATION_PROBABILITY = 0.35
+WIRE_PROBABILITY = 0.25  # share of draws with guidewires
 
 
 def make_sample(
@@ -176,20 +177,31 @@ def random_lesions(tree: str, rng: np.random.Generator):
 
 
 def draw_sample(sample: Sample, rng: np.random.Generator, normalisation: str,
-                collimation_probability: float = COLLIMATION_PROBABILITY) -> Sample:
-    """``sample``'s image, label and weight; with probability ``collimation_probability`` with a
-    random collimation rendered on its raw frame and normalised again (the collimator's pixels
-    are certain background: weight 1)."""
+                collimation_probability: float = COLLIMATION_PROBABILITY,
+                wire_probability: float = WIRE_PROBABILITY) -> Sample:
+    """``sample``'s image, label and weight, its raw frame first drawn on with probability
+    ``wire_probability`` one or two guidewires (:mod:`AngioSegLib.devices`; the wire's pixels
+    off the labelled vessels are certain background: weight 1) and with probability
+    ``collimation_probability`` a random collimation (its pixels are certain background too),
+    then normalised again."""
     from AngioSegLib.collimation import collimate, random_collimation
+    from AngioSegLib.devices import add_wire, random_wire
 
     out = {"image": sample["image"], "label": sample["label"], "weight": sample["weight"]}
-    if rng.random() >= collimation_probability:
-        return out
-    frame, label, field = collimate(sample["frame"], sample["label"][0],
-                                    random_collimation(rng), rng)
-    out["image"] = normalise_frame(frame, normalisation)[None]
-    out["label"] = label[None]
-    out["weight"] = np.maximum(sample["weight"], (~field).astype(np.float32)[None])
+    frame, label, weight = sample["frame"], sample["label"][0], sample["weight"][0]
+    changed = False
+    if rng.random() < wire_probability:
+        for _ in range(int(rng.integers(1, 3))):
+            frame, wire = add_wire(frame, random_wire(rng))
+            weight = np.where(wire & (label == 0), 1.0, weight).astype(np.float32)
+        changed = True
+    if rng.random() < collimation_probability:
+        frame, label, field = collimate(frame, label, random_collimation(rng), rng)
+        weight = np.maximum(weight, (~field).astype(np.float32))
+        changed = True
+    if changed:
+        out = {"image": normalise_frame(frame, normalisation)[None], "label": label[None],
+               "weight": weight[None]}
     return out
 
 

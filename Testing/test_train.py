@@ -159,3 +159,19 @@ def test_collimated_draws_clear_the_label_behind_the_collimator():
     assert label[:48].sum() == 0 and label[52:].sum() == sample["label"][0][52:].sum()
     assert not field[:47].any() and field[49:].all()
     assert frame.dtype == sample["frame"].dtype
+
+
+def test_a_drawn_guidewire_is_dark_thin_and_certain_background():
+    from AngioSegLib.devices import Wire, add_wire
+    from AngioSegLib.train_data import draw_sample
+
+    sample = make_phantom_samples(1, 96, seed=6)[0]
+    wire = Wire(np.array([[0.1, 0.05], [0.5, 0.5], [0.9, 0.95]]), radius_px=1.0, darkening=0.5)
+    frame, mask = add_wire(sample["frame"], wire)
+    assert frame.dtype == sample["frame"].dtype and 50 < mask.sum() < 400
+    assert (frame[mask].astype(float) < sample["frame"][mask].astype(float)).all()
+    drawn = draw_sample({**sample, "weight": np.zeros_like(sample["weight"])},
+                        np.random.default_rng(0), "flattened-inverted",
+                        collimation_probability=0.0, wire_probability=1.0)
+    assert drawn["weight"].sum() > 0  # the wires' pixels off the vessels are taught
+    assert np.array_equal(drawn["label"], sample["label"])  # a wire adds no vessel

@@ -46,6 +46,8 @@ def train(
                                        help="Sampling weight of each source present."),
     collimation: float = typer.Option(0.35, help="Share of crops drawn with a random "
                                       "collimation (shutters, graded edges, borders)."),
+    wires: float = typer.Option(0.25, help="Share of crops drawn with one or two guidewires "
+                                "(thin radiopaque curves, taught as background)."),
 ) -> None:
     """Train a vessel segmentation network (Dice + BCE loss, Adam, MONAI augmentation)."""
     from AngioSegLib.cli.progress_bar import stage_progress
@@ -63,6 +65,7 @@ def train(
         arcade=arcade, arcade_limit=arcade_limit, arcade_val=arcade_val,
         partial_labels=partial_labels, teacher=teacher,
         source_weights=_parse_weights(source_weights), collimation_probability=collimation,
+        wire_probability=wires,
     )
     with stage_progress() as progress:
         result = run_training(options, progress)
