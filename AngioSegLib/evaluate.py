@@ -55,17 +55,30 @@ class Evaluation:
     model_version: str
     device: str
     threshold: float
+    empty_references: tuple[str, ...] = ()
+    """Names of the images whose reference holds no vessel (in the field of view): Dice 1 when
+    nothing is predicted there, 0 otherwise."""
+    binarised_masks: int = 0
+    """Reference and field-of-view masks that were not binary and were thresholded."""
+    warnings: tuple[str, ...] = ()
+    """One line each: what a reader of the scores should know (empty references, binarised
+    masks)."""
 
     def to_json(self) -> dict:
         """JSON form: keys sen, spec, acc, dice, iou, cldice under ``mean`` and per image."""
+        empty = set(self.empty_references)
         return {
             "model": self.model_name,
             "model_version": self.model_version,
             "device": self.device,
             "threshold": self.threshold,
             "n_images": len(self.images),
+            "empty_references": len(self.empty_references),
+            "binarised_masks": self.binarised_masks,
+            "warnings": list(self.warnings),
             "mean": self.mean.short,
-            "images": [{"name": item.name, **item.scores.short} for item in self.images],
+            "images": [{"name": item.name, **item.scores.short,
+                        "empty_reference": item.name in empty} for item in self.images],
         }
 
 
@@ -192,27 +205,77 @@ def read_split(path: Path, subset: str) -> list[str]:
     return [_entry_name(entry) for entry in found]
 
 
-def read_gray(path: Path) -> np.ndarray:
-    """A 2-D image (colour images averaged over their first three channels)."""
+def _read_plane(path: Path) -> tuple[np.ndarray, bool]:
+    """A 2-D image and whether it was colour (averaged over its first three channels)."""
     from AngioSegLib.io.video import read_image_array
 
     image = np.asarray(read_image_array(path))
-    if image.ndim == 3 and image.shape[-1] in (3, 4):
+    colour = image.ndim == 3 and image.shape[-1] in (3, 4)
+    if colour:
         image = image[..., :3].mean(axis=-1).astype(image.dtype)
     if image.ndim != 2:
         raise InputError(f"{path} is not a 2-D image: shape {image.shape}")
-    return image
+    return image, colour
+
+
+def read_gray(path: Path) -> np.ndarray:
+    """A 2-D image (colour images averaged over their first three channels)."""
+    return _read_plane(path)[0]
 
 
 def read_mask(path: Path, label_map: bool = False) -> np.ndarray:
-    """A binary mask: {0,1} or boolean as is, else above half the integer range (>127 for 8-bit);
-    a ``label_map`` (e.g. ARCADE's SYNTAX segments 1–25) is vessel wherever it is > 0."""
-    image = read_gray(path)
-    if label_map or image.dtype == bool or image.max() <= 1:
-        return (image > 0).astype(np.uint8)
-    if np.issubdtype(image.dtype, np.integer):
-        return (image > np.iinfo(image.dtype).max // 2).astype(np.uint8)
-    return (image > 0.5 * float(image.max())).astype(np.uint8)
+    """A binary mask: {0,1} or boolean as is, else above half the integer range (>127 for 8-bit,
+    half the maximum for floating point); a ``label_map`` (e.g. ARCADE's SYNTAX segments 1–25)
+    is vessel wherever it is > 0."""
+    return _read_mask(path, label_map)[0]
+
+
+def _read_mask(path: Path, label_map: bool = False) -> tuple[np.ndarray, str | None]:
+    """The mask of :func:`read_mask` and, when the file was not already binary, why not:
+    "colour", "16-bit" (any integer depth but 8), "floating-point", "more than two values", or
+    "two values read as one" (e.g. {0, 100}: both at or below 127, the mask is empty)."""
+    image, colour = _read_plane(path)
+    integer = np.issubdtype(image.dtype, np.integer)
+    if label_map or image.dtype == bool or (integer and image.max() <= 1):
+        mask = image > 0
+    elif integer:
+        mask = image > np.iinfo(image.dtype).max // 2
+    else:
+        mask = image > 0.5 * float(image.max())
+    values = np.unique(image)
+    if colour:
+        reason = "colour"
+    elif integer and image.dtype != np.uint8:
+        reason = f"{8 * image.dtype.itemsize}-bit"
+    elif image.dtype not in (np.uint8, np.bool_):
+        reason = "floating-point"
+    elif values.size > 2:
+        reason = "more than two values"
+    elif values.size == 2 and len(np.unique(mask)) < 2:
+        reason = "two values read as one"
+    else:
+        reason = None
+    return mask.astype(np.uint8), reason
+
+
+def _binarised_warning(reasons: list[str], total: int, what: str, label_maps: bool) -> str:
+    """One line: how many of ``total`` ``what`` masks were not binary, why, and how they were
+    read."""
+    kinds = ", ".join(f"{reasons.count(r)} {r}" for r in dict.fromkeys(reasons))
+    rule = ("vessel wherever the value is > 0 (label maps)" if label_maps else
+            "thresholded at half the range (8-bit: > 127, 16-bit: > 32767, floating point: > half "
+            "the maximum); for label maps pass --label-maps (any value > 0)")
+    return (f"{len(reasons)} of {total} {what} masks were not binary and were binarised "
+            f"({kinds}): {rule}")
+
+
+def _empty_warning(names: list[str]) -> str:
+    shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+    if len(names) == 1:
+        return (f"1 reference mask holds no vessel; its Dice is 1 only if nothing is predicted "
+                f"({shown})")
+    return (f"{len(names)} reference masks hold no vessel; their Dice is 1 only if nothing is "
+            f"predicted ({shown})")
 
 
 def _check_shape(what: str, path: Path, found: tuple, image: ImagePair, expected: tuple) -> None:
@@ -232,23 +295,38 @@ def evaluate_pairs(
 ) -> Evaluation:
     """Segment each image with ``segmenter`` (a :class:`~AngioSegLib.segment.Segmenter`), threshold
     the probabilities at ``threshold`` and score them against the masks (label maps: any value
-    > 0 is vessel)."""
+    > 0 is vessel).
+
+    A reference with no vessel scores Dice 1 when nothing is predicted (0 otherwise); such images
+    are listed in ``empty_references``. Masks that were not binary (colour, 16-bit, more than two
+    values) are binarised; both are said in the evaluation's ``warnings``.
+    """
     if not pairs:
         raise InputError("no images to evaluate")
     if not 0.0 < threshold < 1.0:
         raise InputError(f"threshold must be between 0 and 1, found {threshold}")
-    results = []
+    results, empty, mask_reasons, fov_reasons = [], [], [], []
     for k, pair in enumerate(pairs):
-        image, truth = read_gray(pair.image), read_mask(pair.mask, label_maps)
+        image = read_gray(pair.image)
+        truth, reason = _read_mask(pair.mask, label_maps)
+        mask_reasons += [reason] if reason else []
         _check_shape("mask", pair.mask, truth.shape, pair, image.shape)
         fov = None
         if pair.fov is not None:
-            fov = read_mask(pair.fov)
+            fov, reason = _read_mask(pair.fov)
+            fov_reasons += [reason] if reason else []
             _check_shape("field of view", pair.fov, fov.shape, pair, image.shape)
+        if not (truth if fov is None else truth & fov).any():
+            empty.append(pair.name)
         probability = segmenter.segment_frames(image[None])[0]
         prediction = probability >= threshold
         results.append(ImageScores(pair.name, score_segmentation(prediction, truth, fov)))
         progress(Progress("evaluate", k + 1, len(pairs), f"{pair.image.name}"))
+    notes = [_empty_warning(empty)] if empty else []
+    if mask_reasons:
+        notes.append(_binarised_warning(mask_reasons, len(pairs), "reference", label_maps))
+    if fov_reasons:
+        notes.append(_binarised_warning(fov_reasons, len(pairs), "field-of-view", False))
     return Evaluation(
         images=tuple(results),
         mean=mean_scores([r.scores for r in results]),
@@ -256,4 +334,7 @@ def evaluate_pairs(
         model_version=segmenter.model_version,
         device=segmenter.device_label,
         threshold=threshold,
+        empty_references=tuple(empty),
+        binarised_masks=len(mask_reasons) + len(fov_reasons),
+        warnings=tuple(notes),
     )

@@ -239,6 +239,11 @@ def _initial_network(options: TrainOptions):
     if options.init_from is None:
         return build_network(options.model)
     loaded = load_bundle(options.init_from)
+    architecture = loaded.metadata.get("angioseg", {}).get("architecture", loaded.name)
+    if architecture != options.model:
+        raise InputError(f"--init-from {options.init_from} is a {architecture!r} network, but "
+                         f"--model is {options.model!r}; train --model {architecture} or start "
+                         "from a bundle of the same architecture")
     network = build_network(options.model)
     network.load_state_dict(loaded.network.state_dict())
     return network

@@ -148,6 +148,9 @@ def test_training_reads_an_arcade_folder_with_partial_labels(tmp_path):
         with pytest.raises(InputError, match=match):
             TrainOptions(output=tmp_path / "x", arcade=tmp_path / "arcade", **bad)
     assert not (tmp_path / "x").exists()
+    with pytest.raises(InputError, match="is a 'cenet-light' network, but --model is 'cenet-r34'"):
+        train(TrainOptions(output=tmp_path / "y", phantoms=2, model="cenet-r34",
+                           init_from="cenet-light"))
 
 
 def test_collimated_draws_clear_the_label_behind_the_collimator():

@@ -64,7 +64,9 @@ def evaluate(
 ) -> None:
     """Score the model (Sen, Spec, Acc, Dice, IoU, clDice, centerline recall) on images with
     ground-truth masks. With partial labels (ARCADE) read Sen and centerline recall: vessels found
-    that nobody labelled count against Dice."""
+    that nobody labelled count against Dice. A reference with no vessel scores Dice 1 only when
+    nothing is predicted; such images, and masks that had to be binarised, are warned about on
+    stderr."""
     from AngioSegLib.cli.progress_bar import stage_progress
     from AngioSegLib.evaluate import evaluate_pairs, pair_images
     from AngioSegLib.segment import Segmenter
@@ -73,6 +75,8 @@ def evaluate(
     segmenter = Segmenter(model, device=device, backend=backend, precision=precision)
     with stage_progress(quiet=as_json) as progress:
         evaluation = evaluate_pairs(pairs, segmenter, threshold, progress, label_maps)
+    for warning in evaluation.warnings:  # stderr, so that --json stdout stays one JSON document
+        typer.echo(f"warning: {warning}", err=True)
     if as_json:
         typer.echo(json.dumps(evaluation.to_json(), indent=2))
     else:

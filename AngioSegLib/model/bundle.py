@@ -11,7 +11,10 @@ the bundle names, the one function that training and inference both use.
 
 from __future__ import annotations
 
+import difflib
+import itertools
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,9 @@ MODEL_NAMES = ("cenet-r34", "cenet-light")
 DEFAULT_MODEL = "cenet-light"  # trained weights ship for this one (see its MODEL_CARD.md)
 METADATA_FILE = Path("configs") / "metadata.json"
 WEIGHTS_FILE = Path("models") / "model.pt"
+FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
+BUNDLE_LAYOUT = f"a folder holding {METADATA_FILE.as_posix()} and {WEIGHTS_FILE.as_posix()}"
+
 
 @dataclass(frozen=True)
 class LoadedModel:
@@ -122,53 +128,248 @@ def save_bundle(network, path: str | os.PathLike[str], metadata: dict, force: bo
 
 
 def resolve_bundle(model: str | os.PathLike[str]) -> Path:
-    """The bundle folder of a registered name (``MODEL_NAMES``) or of a path."""
-    candidate = Path(model)
+    """The bundle folder of a path or of a registered name (``MODEL_NAMES``).
+
+    A folder holding ``configs/metadata.json`` is a bundle, whatever its name (``mybundle`` means
+    ``./mybundle`` when that folder exists); else a registered name is the installed bundle of that
+    name. Anything else is a :class:`ModelError` that says what was found and what would work.
+    """
+    candidate = Path(model).expanduser()
     if (candidate / METADATA_FILE).is_file():
         return candidate
-    if isinstance(model, str) and "/" not in model and os.sep not in model:
-        from monai.utils import look_up_option
-
-        try:
-            name = look_up_option(model, MODEL_NAMES)
-        except ValueError as error:
-            raise ModelError(str(error).strip()) from error
+    name = os.fspath(model)
+    if name in MODEL_NAMES:
         folder = MODELS_DIR / name
         if not (folder / METADATA_FILE).is_file():
             raise ModelError(f"model {name!r} has no trained weights installed at {folder}; "
                              f"train them with 'angioseg train --model {name}' or use "
                              f"{DEFAULT_MODEL!r}")
         return folder
-    raise ModelError(f"{model} is not a model bundle: {METADATA_FILE} not found in it")
+    if candidate.is_dir():
+        if (candidate / WEIGHTS_FILE).is_file():
+            found = (f"{WEIGHTS_FILE} is there but {METADATA_FILE} is missing: restore it, or "
+                     "write it with AngioSegLib.model.make_metadata naming the architecture")
+        else:
+            found = f"{METADATA_FILE} not found in it; a bundle is {BUNDLE_LAYOUT}"
+        raise ModelError(f"{candidate} is not a model bundle: {found}")
+    if candidate.is_file():
+        bundle = next((f for f in candidate.parents[:2] if (f / METADATA_FILE).is_file()), None)
+        what = f"give its bundle folder {bundle}" if bundle else f"a bundle is {BUNDLE_LAYOUT}"
+        raise ModelError(f"{candidate} is a file, not a model bundle folder: {what}")
+    if isinstance(model, str) and "/" not in name and os.sep not in name:
+        close = difflib.get_close_matches(name, [*MODEL_NAMES, *_local_bundles()], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ModelError(f"unknown model {name!r}{hint}: give a registered model "
+                         f"({', '.join(MODEL_NAMES)}) or the path of a bundle folder, "
+                         f"{BUNDLE_LAYOUT}; there is no folder {name!r} in {Path.cwd()}")
+    raise ModelError(f"no model bundle at {candidate}: the folder does not exist")
+
+
+def _local_bundles(limit: int = 500) -> list[str]:
+    """Names of the bundle folders in the current folder (of its first ``limit`` entries)."""
+    try:
+        entries = list(itertools.islice(Path.cwd().iterdir(), limit))
+    except OSError:
+        return []
+    return sorted(p.name for p in entries if (p / METADATA_FILE).is_file())
 
 
 def load_bundle(model: str | os.PathLike[str]) -> LoadedModel:
-    """Load a bundle by registered name or folder: the network in eval mode, fp32, on the CPU."""
-    import torch
+    """Load a bundle by registered name or folder: the network in eval mode, fp32, on the CPU.
 
+    Raises :class:`ModelError` in one line when the metadata is missing or not valid JSON, when
+    the weights file is empty, damaged or not a state dict, or when the weights do not fit the
+    architecture the metadata names (with counts and an example, and the registered architecture
+    they do fit, if any).
+    """
     from AngioSegLib.model.cenet import build_network
 
     folder = resolve_bundle(model)
-    try:
-        metadata = json.loads((folder / METADATA_FILE).read_text())
-        section = metadata["angioseg"]
-        network = build_network(section["architecture"])
-        state = torch.load(folder / WEIGHTS_FILE, map_location="cpu", weights_only=True)
-        network.load_state_dict({k: v.float() if v.is_floating_point() else v
-                                 for k, v in state.items()})
-    except (OSError, KeyError, ValueError, RuntimeError) as error:
-        raise ModelError(f"cannot load the model bundle at {folder}: {error}") from error
+    metadata = _read_metadata(folder)
+    section = _angioseg_section(folder, metadata)
+    network = build_network(section["architecture"])
+    _load_weights(network, _read_state_dict(folder), folder, section["architecture"])
     network.eval()
     spacing = section.get("input_spacing_mm")
     return LoadedModel(
         network=network,
         metadata=metadata,
-        name=section.get("name", folder.name),
+        name=str(section.get("name") or folder.name),
         version=str(metadata.get("version", "0")),
         input_spacing_mm=None if spacing is None else float(spacing),
         normalisation=section.get("normalisation") or normalisation_record(LEGACY_NORMALISATION),
         path=folder,
     )
+
+
+def _bundle_error(folder: Path, problem: str) -> ModelError:
+    """The one-line error of a bundle that cannot be loaded (the files named relative to it)."""
+    return ModelError(f"cannot load the model bundle at {folder}: {problem}")
+
+
+def _read_metadata(folder: Path) -> dict:
+    """The JSON object in the bundle's metadata file; ModelError saying why when it is not one."""
+    path = folder / METADATA_FILE
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as error:
+        raise _bundle_error(folder, f"cannot read {METADATA_FILE}: "
+                                    f"{error.strerror or error}") from error
+    except UnicodeDecodeError as error:
+        raise _bundle_error(folder, f"{METADATA_FILE} is not UTF-8 text (byte {error.start}): "
+                            "it is damaged; restore it from the bundle it came from") from error
+    try:
+        metadata = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise _bundle_error(folder, f"{METADATA_FILE} is not valid JSON ({error.msg} at line "
+                                    f"{error.lineno} column {error.colno}); repair it or restore "
+                                    "it from the bundle it came from") from error
+    if not isinstance(metadata, dict):
+        raise _bundle_error(folder, f"{METADATA_FILE} holds a JSON {type(metadata).__name__}, "
+                                    "expected an object (MONAI bundle metadata)")
+    return metadata
+
+
+def _angioseg_section(folder: Path, metadata: dict) -> dict:
+    """The metadata's ``angioseg`` section, checked: architecture, normalisation, spacing."""
+    section = metadata.get("angioseg")
+    if not isinstance(section, dict):
+        raise _bundle_error(folder, f"{METADATA_FILE} has no 'angioseg' section (architecture, "
+                                    "normalisation, input spacing): not an AngioSeg bundle; "
+                                    "write it with AngioSegLib.model.make_metadata")
+    architecture = section.get("architecture")
+    if not isinstance(architecture, str):
+        raise _bundle_error(folder, f"{METADATA_FILE} names no architecture "
+                                    f"(angioseg.architecture is {_short(architecture)}); "
+                                    f"expected one of {', '.join(MODEL_NAMES)}")
+    if architecture not in MODEL_NAMES:
+        close = difflib.get_close_matches(architecture, MODEL_NAMES, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise _bundle_error(folder, f"{METADATA_FILE} names architecture {architecture!r}"
+                                    f"{hint}, which this version of AngioSeg does not know; "
+                                    f"known: {', '.join(MODEL_NAMES)}")
+    normalisation = section.get("normalisation")
+    if normalisation is not None and not (isinstance(normalisation, dict)
+                                          and isinstance(normalisation.get("name"), str)):
+        raise _bundle_error(folder, f"angioseg.normalisation in {METADATA_FILE} is "
+                                    f"{_short(normalisation)}, expected an object with a 'name'")
+    spacing = section.get("input_spacing_mm")
+    if spacing is not None and not (isinstance(spacing, int | float)
+                                    and not isinstance(spacing, bool)
+                                    and math.isfinite(spacing) and spacing > 0):
+        raise _bundle_error(folder, f"angioseg.input_spacing_mm in {METADATA_FILE} is "
+                                    f"{_short(spacing)}, expected a positive number (mm) or null")
+    return section
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _read_state_dict(folder: Path) -> dict:
+    """The tensors in the bundle's weights file; ModelError saying why when it is empty, damaged
+    or not a state dict (``torch.load`` raises a different error for each kind of damage)."""
+    import pickle
+    import zipfile
+
+    import torch
+
+    path = folder / WEIGHTS_FILE
+    redo = "copy the bundle again, or re-save the weights with torch.save(network.state_dict())"
+    if not path.is_file():
+        raise _bundle_error(folder, f"{WEIGHTS_FILE} is missing: the bundle has no weights; "
+                                    f"{redo}")
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(4)
+    except OSError as error:
+        raise _bundle_error(folder, f"cannot read {WEIGHTS_FILE}: "
+                                    f"{error.strerror or error}") from error
+    if not head:
+        raise _bundle_error(folder, f"{WEIGHTS_FILE} is empty (0 bytes): it was not written "
+                                    f"completely; {redo}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, EOFError, RuntimeError, OSError, ValueError, KeyError,
+            IndexError, TypeError, AttributeError, zipfile.BadZipFile) as error:
+        if isinstance(error, pickle.UnpicklingError) and zipfile.is_zipfile(path):
+            why = "it holds Python objects besides tensors (a whole pickled model?)"
+        elif head.startswith(b"PK"):
+            why = "its zip archive is truncated or damaged"
+        else:
+            why = f"not a PyTorch file (it starts with the bytes {head.hex(' ')})"
+        raise _bundle_error(folder, f"{WEIGHTS_FILE} is damaged or not a PyTorch state dict: "
+                                    f"{why}; {redo}") from error
+    if not isinstance(state, dict) or not state:
+        found = "an empty dict" if isinstance(state, dict) else f"a {type(state).__name__}"
+        raise _bundle_error(folder, f"{WEIGHTS_FILE} holds {found}, not a PyTorch state dict "
+                                    f"(tensor names → tensors); {redo}")
+    others = [key for key, value in state.items() if not isinstance(value, torch.Tensor)]
+    if others:
+        raise _bundle_error(folder, f"{WEIGHTS_FILE} is not a PyTorch state dict: {len(others)} "
+                                    f"of its {len(state)} entries are not tensors (e.g. "
+                                    f"{_short(others[0])}); a training checkpoint? save its "
+                                    "network's state_dict() instead")
+    return state
+
+
+def _shape(shape) -> str:
+    return "×".join(map(str, shape)) or "scalar"
+
+
+def _mismatch(expected: dict, state: dict) -> tuple[list[str], list[str], list[str]]:
+    """(missing, unexpected, other-shape) tensor names of ``state`` against ``expected``."""
+    missing = [key for key in expected if key not in state]
+    unexpected = [key for key in state if key not in expected]
+    reshaped = [key for key in expected
+                if key in state and tuple(state[key].shape) != tuple(expected[key])]
+    return missing, unexpected, reshaped
+
+
+def _architecture_shapes(name: str) -> dict:
+    """Tensor name → shape of the ``name`` network, built on the meta device (no memory)."""
+    import torch
+
+    from AngioSegLib.model.cenet import build_network
+
+    with torch.device("meta"):
+        network = build_network(name)
+    return {key: tuple(value.shape) for key, value in network.state_dict().items()}
+
+
+def _load_weights(network, state: dict, folder: Path, architecture: str) -> None:
+    """Load ``state`` into ``network`` (fp32); one-line ModelError when they do not fit."""
+    expected = {key: tuple(value.shape) for key, value in network.state_dict().items()}
+    missing, unexpected, reshaped = _mismatch(expected, state)
+    if missing or unexpected or reshaped:
+        examples = [f"{key} is {_shape(state[key].shape)} in the file, "
+                    f"{_shape(expected[key])} in the network" for key in reshaped[:1]]
+        examples += [f"{key} missing" for key in missing[:2 - len(examples)]]
+        examples += [f"{key} unexpected" for key in unexpected[:2 - len(examples)]]
+        fits = [name for name in MODEL_NAMES if name != architecture
+                and not any(_mismatch(_architecture_shapes(name), state))]
+        stripped = {key.removeprefix("module."): value for key, value in state.items()}
+        if fits:
+            advice = (f"they are {fits[0]!r} weights: set \"architecture\" to {fits[0]!r} in "
+                      f"{METADATA_FILE}")
+        elif not any(_mismatch(expected, stripped)):
+            advice = ("their names carry a 'module.' prefix (saved from a DataParallel wrapper): "
+                      "re-save network.module.state_dict()")
+        else:
+            advice = ("they were saved from another network: use the metadata of the bundle "
+                      "they were trained in")
+        raise _bundle_error(folder, (
+            f"the weights in {WEIGHTS_FILE} do not fit the {architecture!r} network that "
+            f"{METADATA_FILE} names: {len(reshaped)} tensors of another shape, {len(missing)} "
+            f"missing, {len(unexpected)} unexpected (e.g. {'; '.join(examples)}); {advice}"
+        ))
+    try:
+        network.load_state_dict({k: v.float() if v.is_floating_point() else v
+                                 for k, v in state.items()})
+    except RuntimeError as error:  # e.g. a dtype that cannot be copied into the parameter
+        first = " ".join(str(error).split())[:200]
+        raise _bundle_error(folder, f"{WEIGHTS_FILE}: {first}") from error
 
 
 def _example_shape(spatial_shape: list, n: int = 2) -> list[int]:
@@ -193,18 +394,32 @@ def check_bundle(model: str | os.PathLike[str]) -> LoadedModel:
     import torch
 
     loaded = load_bundle(model)
-    spec = loaded.metadata["network_data_format"]
-    spec_in = spec["inputs"]["image"]
-    spec_out = spec["outputs"]["pred"]
-    spatial = _example_shape(spec_in["spatial_shape"])
-    dtype = getattr(torch, spec_in.get("dtype", "float32"))
-    low, high = (spec_in.get("value_range") or [0, 1])[:2]
+    where = loaded.path / METADATA_FILE if loaded.path is not None else METADATA_FILE
+    try:
+        spec = loaded.metadata["network_data_format"]
+        spec_in, spec_out = spec["inputs"]["image"], spec["outputs"]["pred"]
+        spatial = _example_shape(spec_in["spatial_shape"])
+        channels_in, channels_out = int(spec_in["num_channels"]), int(spec_out["num_channels"])
+        low, high = (float(v) for v in (spec_in.get("value_range") or [0, 1])[:2])
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ModelError(f"bundle {loaded.name}: network_data_format in {where} lacks or "
+                         f"garbles inputs.image / outputs.pred ({type(error).__name__}: "
+                         f"{error}); write it with AngioSegLib.model.make_metadata") from error
+    dtype_name = spec_in.get("dtype", "float32")
+    if dtype_name not in FLOAT_DTYPES:
+        raise ModelError(f"bundle {loaded.name}: input dtype {dtype_name!r} in {where}, "
+                         f"expected one of {', '.join(FLOAT_DTYPES)}")
     generator = torch.Generator().manual_seed(0)
-    image = low + (high - low) * torch.rand(1, spec_in["num_channels"], *spatial,
-                                            generator=generator, dtype=dtype)
-    with torch.no_grad():
-        output = loaded.network(image)
-    expected = (1, spec_out["num_channels"], *spatial)
+    image = low + (high - low) * torch.rand(1, channels_in, *spatial, generator=generator,
+                                            dtype=getattr(torch, dtype_name))
+    try:
+        with torch.no_grad():
+            output = loaded.network(image)
+    except RuntimeError as error:
+        first = " ".join(str(error).split())[:200]
+        raise ModelError(f"bundle {loaded.name}: the network does not run on the input its "
+                         f"metadata declares {tuple(image.shape)}: {first}") from error
+    expected = (1, channels_out, *spatial)
     if tuple(output.shape) != expected:
         raise ModelError(f"bundle {loaded.name}: output shape {tuple(output.shape)}, "
                          f"expected {expected} from its metadata")

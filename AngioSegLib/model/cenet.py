@@ -9,6 +9,7 @@ name; any image size works (padded internally to a multiple of 32, cropped back)
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 import torch
@@ -89,10 +90,10 @@ class CENet(nn.Module):
 
 def build_network(name: str) -> CENet:
     """A freshly initialised network of the registered variant ``name`` (see ``MODEL_NAMES``)."""
-    from monai.utils import look_up_option
-
-    try:
-        config = look_up_option(name, CONFIGS)
-    except ValueError as error:
-        raise ModelError(str(error).strip()) from error
+    config = CONFIGS.get(name) if isinstance(name, str) else None
+    if config is None:
+        close = difflib.get_close_matches(str(name), list(CONFIGS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ModelError(f"unknown network {name!r}{hint}; the registered networks are "
+                         f"{', '.join(map(repr, CONFIGS))}")
     return CENet(config)
