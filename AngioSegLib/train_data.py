@@ -34,6 +34,7 @@ PARTIAL_LABELS = ("band", "teacher")
 IGNORE_BAND_PX = 4  # px at 512²: ARCADE's polygons are coarser than the lumen edge
 TEACHER_LEVEL = 0.5  # teacher probability above which an unlabelled pixel is ignored
 TEACHER_GROW_PX = 2
+TEACHER_BORDER_PX = 8  # along the image border the teacher's vessels are taught as background
 COLLIMATION_PROBABILITY = 0.35
 WIRE_PROBABILITY = 0.25  # share of draws with guidewires
 
@@ -69,7 +70,9 @@ def partial_label_weight(label: np.ndarray, band_px: int = IGNORE_BAND_PX,
     0 (ignored) on a band around each labelled vessel's edge (1 px inside to ``band_px`` outside:
     the polygons are coarser than the lumen) and, given a ``teacher`` probability (H, W), on every
     unlabelled pixel the teacher calls vessel (grown by ``TEACHER_GROW_PX``): the visible small
-    branches and vessels nobody labelled are not taught as background. 1 elsewhere.
+    branches and vessels nobody labelled are not taught as background, except within
+    ``TEACHER_BORDER_PX`` of the image border, where a teacher's "vessel" is its border error.
+    1 elsewhere.
     """
     import cv2
 
@@ -77,7 +80,10 @@ def partial_label_weight(label: np.ndarray, band_px: int = IGNORE_BAND_PX,
     ignore = cv2.dilate(vessel, _disk(band_px)) - cv2.erode(vessel, _disk(1))
     if teacher is not None:
         unlabelled = ((np.asarray(teacher) > TEACHER_LEVEL) & (vessel == 0)).astype(np.uint8)
-        ignore |= cv2.dilate(unlabelled, _disk(TEACHER_GROW_PX)) & (1 - vessel)
+        grown = cv2.dilate(unlabelled, _disk(TEACHER_GROW_PX)) & (1 - vessel)
+        grown[:TEACHER_BORDER_PX], grown[-TEACHER_BORDER_PX:] = 0, 0  # a teacher's border
+        grown[:, :TEACHER_BORDER_PX], grown[:, -TEACHER_BORDER_PX:] = 0, 0  # strip is no vessel
+        ignore |= grown
     return (ignore == 0).astype(np.float32)
 
 

@@ -120,10 +120,12 @@ def test_partial_labels_ignore_a_band_and_what_the_teacher_calls_vessel():
     assert weight[31:33].all() and weight[30].sum() == 0  # core trusted, inner edge ignored
     assert weight[30 - IGNORE_BAND_PX].sum() == 0 and weight[30 - IGNORE_BAND_PX - 2].all()
     teacher = np.zeros((64, 64), np.float32)
-    teacher[5:8, 10:50] = 0.9  # an unlabelled branch the teacher sees
+    teacher[15:18, 10:50] = 0.9  # an unlabelled branch the teacher sees
+    teacher[:, :3] = 0.9  # and a strip along the image border (a teacher's border error)
     with_teacher = partial_label_weight(label, teacher=teacher)
-    assert with_teacher[5:8, 10:50].sum() == 0 and with_teacher[5:8, 55:].all()
-    assert with_teacher[20].all()  # plain background stays trusted
+    assert with_teacher[15:18, 10:50].sum() == 0 and with_teacher[15:18, 55:].all()
+    assert with_teacher[:20, :3].all()  # the border strip is taught as background
+    assert with_teacher[22].all()  # plain background stays trusted
 
 
 def test_training_reads_an_arcade_folder_with_partial_labels(tmp_path):

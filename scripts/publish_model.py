@@ -1,6 +1,7 @@
 """Score a trained run's bundle and copy it into AngioSegLib/models/NAME with its metrics.
 
 Usage: python scripts/publish_model.py runs/light/last cenet-light "<training command>" [--write]
+       [--version 0.3.0 --change "what changed"]
 
 The bundle is a run's ``bundle`` (best epoch) or ``last`` (last epoch) folder; the run's
 ``train_log.json`` is read from the folder above it.
@@ -67,7 +68,8 @@ def score(model) -> dict:
     }
 
 
-def main(bundle: Path, name: str, command: str, write: bool) -> None:
+def main(bundle: Path, name: str, command: str, write: bool, version: str | None = None,
+         change: str | None = None) -> None:
     torch.set_num_threads(2)
     metrics = score(load_bundle(bundle))
     print(json.dumps(metrics, indent=1))
@@ -77,12 +79,18 @@ def main(bundle: Path, name: str, command: str, write: bool) -> None:
     target = MODELS_DIR / name
     card = target / "MODEL_CARD.md"
     card_text = card.read_text() if card.exists() else None
+    old_meta_path = target / "configs" / "metadata.json"
+    changelog = json.loads(old_meta_path.read_text()).get("changelog", {}) if (
+        old_meta_path.exists()) else {}
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(bundle, target)
     if card_text is not None:
         card.write_text(card_text)
     meta_path = target / "configs" / "metadata.json"
     meta = json.loads(meta_path.read_text())
+    if version is not None:
+        meta["version"] = version
+        meta["changelog"] = {version: change or "", **changelog}
     meta["angioseg"]["training"].update({
         "metrics": metrics, "best_epoch_by_val_dice": log["best_epoch"],
         "epochs_run": len(log["epochs"]),
@@ -93,6 +101,18 @@ def main(bundle: Path, name: str, command: str, write: bool) -> None:
     check_bundle(name)
 
 
+def _option(args: list[str], flag: str) -> str | None:
+    """The value after ``flag`` in ``args`` (both removed), or None."""
+    if flag not in args:
+        return None
+    at = args.index(flag)
+    value = args[at + 1]
+    del args[at:at + 2]
+    return value
+
+
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if a != "--write"]
-    main(Path(args[0]), args[1], args[2] if len(args) > 2 else "", "--write" in sys.argv)
+    version, change = _option(args, "--version"), _option(args, "--change")
+    main(Path(args[0]), args[1], args[2] if len(args) > 2 else "", "--write" in sys.argv,
+         version, change)
