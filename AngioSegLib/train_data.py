@@ -31,7 +31,8 @@ LESION_LENGTH_MM = (2.5, 12.0)
 
 SOURCES = ("arcade", "xca", "phantom")
 PARTIAL_LABELS = ("band", "teacher")
-IGNORE_BAND_PX = 4  # px at 512²: ARCADE's polygons are coarser than the lumen edge
+IGNORE_BAND_PX = 4  # px at 512²: ARCADE's polygons are coarser than the lumen edge ...
+IGNORE_INNER_PX = 3  # ... on both sides: the lumen edge is taught by XCA's masks and phantoms
 TEACHER_LEVEL = 0.5  # teacher probability above which an unlabelled pixel is ignored
 TEACHER_GROW_PX = 2
 TEACHER_BORDER_PX = 8  # along the image border the teacher's vessels are taught as background
@@ -64,11 +65,13 @@ def _disk(radius_px: int) -> np.ndarray:
 
 
 def partial_label_weight(label: np.ndarray, band_px: int = IGNORE_BAND_PX,
-                         teacher: np.ndarray | None = None) -> np.ndarray:
+                         teacher: np.ndarray | None = None,
+                         inner_px: int = IGNORE_INNER_PX) -> np.ndarray:
     """(H, W) float32 loss weight of a partial label (H, W, nonzero = labelled vessel).
 
-    0 (ignored) on a band around each labelled vessel's edge (1 px inside to ``band_px`` outside:
-    the polygons are coarser than the lumen) and, given a ``teacher`` probability (H, W), on every
+    0 (ignored) on a band around each labelled vessel's edge (``inner_px`` inside to ``band_px``
+    outside: the polygons are coarser than the lumen, whose edge the full masks teach; a thin
+    polygon keeps its centre line) and, given a ``teacher`` probability (H, W), on every
     unlabelled pixel the teacher calls vessel (grown by ``TEACHER_GROW_PX``): the visible small
     branches and vessels nobody labelled are not taught as background, except within
     ``TEACHER_BORDER_PX`` of the image border, where a teacher's "vessel" is its border error.
@@ -77,7 +80,10 @@ def partial_label_weight(label: np.ndarray, band_px: int = IGNORE_BAND_PX,
     import cv2
 
     vessel = (np.asarray(label) > 0).astype(np.uint8)
-    ignore = cv2.dilate(vessel, _disk(band_px)) - cv2.erode(vessel, _disk(1))
+    from skimage.morphology import skeletonize
+
+    core = cv2.erode(vessel, _disk(inner_px)) | skeletonize(vessel > 0).astype(np.uint8)
+    ignore = cv2.dilate(vessel, _disk(band_px)) - core  # a thin polygon keeps its centre line
     if teacher is not None:
         unlabelled = ((np.asarray(teacher) > TEACHER_LEVEL) & (vessel == 0)).astype(np.uint8)
         grown = cv2.dilate(unlabelled, _disk(TEACHER_GROW_PX)) & (1 - vessel)

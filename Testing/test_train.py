@@ -115,17 +115,20 @@ def test_partial_labels_ignore_a_band_and_what_the_teacher_calls_vessel():
     from AngioSegLib.train_data import IGNORE_BAND_PX, partial_label_weight
 
     label = np.zeros((64, 64), bool)
-    label[30:34, :] = True
+    label[30:40, :] = True  # a 10 px polygon
     weight = partial_label_weight(label)
-    assert weight[31:33].all() and weight[30].sum() == 0  # core trusted, inner edge ignored
+    assert weight[34:36].all() and weight[30:32].sum() == 0  # core trusted, its edge ignored
     assert weight[30 - IGNORE_BAND_PX].sum() == 0 and weight[30 - IGNORE_BAND_PX - 2].all()
+    thin = np.zeros((64, 64), bool)
+    thin[10:14, 5:60] = True  # a 4 px polygon keeps its centre line as vessel
+    assert partial_label_weight(thin)[10:14, 10:55].any(axis=0).all()
     teacher = np.zeros((64, 64), np.float32)
     teacher[15:18, 10:50] = 0.9  # an unlabelled branch the teacher sees
     teacher[:, :3] = 0.9  # and a strip along the image border (a teacher's border error)
     with_teacher = partial_label_weight(label, teacher=teacher)
     assert with_teacher[15:18, 10:50].sum() == 0 and with_teacher[15:18, 55:].all()
     assert with_teacher[:20, :3].all()  # the border strip is taught as background
-    assert with_teacher[22].all()  # plain background stays trusted
+    assert with_teacher[24].all()  # plain background stays trusted
 
 
 def test_training_reads_an_arcade_folder_with_partial_labels(tmp_path):
