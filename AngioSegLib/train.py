@@ -31,6 +31,8 @@ import numpy as np
 from AngioSegLib.errors import InputError, OutputExistsError
 from AngioSegLib.model.normalise import DEFAULT_NORMALISATION, check_normalisation
 from AngioSegLib.progress import ProgressCallback, no_progress
+from AngioSegLib.segment import look_up_option
+from AngioSegLib.train_data import PARTIAL_LABELS, SOURCES
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "train_log.json"
@@ -68,7 +70,7 @@ class TrainOptions:
     arcade: Path | None = None  # folder with train/ and val/, each images/ + labels/
     arcade_limit: int | None = None  # first N ARCADE training images (None: all)
     arcade_val: int = 24  # ARCADE validation images scored each epoch
-    partial_labels: str = "band"  # "band" or "teacher" (see train_data.partial_label_weight)
+    partial_labels: str = "teacher"  # or "band" (see train_data.partial_label_weight)
     teacher: str | None = None  # model for the "teacher" rule (None: the shipped default)
     source_weights: tuple[tuple[str, float], ...] = (("arcade", 0.6), ("xca", 0.25),
                                                      ("phantom", 0.15))
@@ -87,13 +89,11 @@ class TrainOptions:
                 <= self.learning_rate):
             raise InputError(f"the minimum learning rate must be positive and at most the "
                              f"learning rate, found {self.min_learning_rate}")
-        if self.partial_labels not in ("band", "teacher"):
-            raise InputError(f"unknown partial-label rule {self.partial_labels!r}: choose band "
-                             "or teacher")
+        look_up_option(self.partial_labels, PARTIAL_LABELS, "partial-label rule")
         for name, weight in self.source_weights:
-            if name not in ("arcade", "xca", "phantom") or not weight >= 0:
-                raise InputError(f"source weight {name}={weight}: sources are arcade, xca and "
-                                 "phantom, weights 0 or more")
+            look_up_option(name, SOURCES, "training source")
+            if not weight >= 0:
+                raise InputError(f"source weight {name}={weight}: weights are 0 or more")
         for name in ("collimation_probability", "wire_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise InputError(f"{name} must be in [0, 1], found {getattr(self, name)}")
@@ -262,9 +262,11 @@ def _epoch_batches(sources: list[str], options: TrainOptions, epoch: int) -> np.
         p = np.ones(len(present))
     chosen = rng.choice(len(present), size=(options.steps_per_epoch, options.batch_size),
                         p=p / p.sum())
-    members = [np.flatnonzero(names == name) for name in present]
+    order = np.argsort(np.searchsorted(present, names), kind="stable")  # samples by source
+    counts = np.array([np.count_nonzero(names == name) for name in present])
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     pick = rng.random((options.steps_per_epoch, options.batch_size))
-    return np.vectorize(lambda c, u: members[c][int(u * len(members[c]))])(chosen, pick)
+    return order[starts[chosen] + (pick * counts[chosen]).astype(int)]
 
 
 def _write_json(path: Path, data: dict) -> None:

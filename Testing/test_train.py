@@ -149,7 +149,8 @@ def test_training_reads_an_arcade_folder_with_partial_labels(tmp_path):
     for bad, match in (({"learning_rate": -1.0}, "learning rate must be a positive"),
                        ({"learning_rate": float("nan")}, "learning rate must be a positive"),
                        ({"partial_labels": "pu"}, "unknown partial-label rule"),
-                       ({"source_weights": (("imagenet", 1.0),)}, "sources are arcade")):
+                       ({"source_weights": (("imagenet", 1.0),)}, "unknown training source"),
+                       ({"source_weights": (("xca", -1.0),)}, "weights are 0 or more")):
         with pytest.raises(InputError, match=match):
             TrainOptions(output=tmp_path / "x", arcade=tmp_path / "arcade", **bad)
     assert not (tmp_path / "x").exists()

@@ -37,9 +37,10 @@ def train(
                                 "images/N.png and labels/N.png (label maps, > 0 = vessel)."),
     arcade_limit: int = typer.Option(None, help="Use only the first N ARCADE training images."),
     arcade_val: int = typer.Option(24, help="ARCADE validation images scored each epoch."),
-    partial_labels: str = typer.Option("band", help="ARCADE's partial labels: 'band' ignores a "
-                                       "band around labelled vessels; 'teacher' also ignores "
-                                       "unlabelled pixels the teacher model calls vessel."),
+    partial_labels: str = typer.Option("teacher", help="ARCADE's partial labels: 'band' ignores "
+                                       "a band around labelled vessels; 'teacher' (chosen by "
+                                       "measurement, see the model card) also ignores unlabelled "
+                                       "pixels the teacher model calls vessel."),
     teacher: str = typer.Option(None, help="Teacher model for --partial-labels teacher "
                                 "(default: the shipped model)."),
     source_weights: str = typer.Option("arcade=0.6,xca=0.25,phantom=0.15",
