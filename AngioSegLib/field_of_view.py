@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 SHUTTER_LEVEL = 0.05  # fraction of the grey range (to the 99th percentile) above the darkest pixel
 SHUTTER_MIN_AREA = 0.02  # a shutter covers at least this fraction of the frame (a vessel never)
@@ -100,7 +99,7 @@ def _graded_fringe(image: np.ndarray, shutter: np.ndarray) -> np.ndarray:
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     ramp = cv2.morphologyEx((ramp | blocked).astype(np.uint8), cv2.MORPH_OPEN, disk) > 0
     ramp &= ~blocked
-    labels, _ = ndimage.label(ramp | blocked)  # only ramps that start at the shutter
+    labels, _, _ = _components(ramp | blocked)  # only ramps that start at the shutter
     touching = np.unique(labels[blocked])
     fringe = np.isin(labels, touching[touching > 0]).astype(np.uint8)
     fringe = cv2.dilate(fringe, np.ones((3, 3), np.uint8))  # one grid cell: no ragged edge
