@@ -31,7 +31,8 @@ from scipy import interpolate, ndimage
 from skan import Skeleton, summarize
 from skimage.morphology import skeletonize
 
-__all__ = ["CenterlineSegment", "extract_centerlines", "link_vessels", "prune_skeleton"]
+__all__ = ["CenterlineSegment", "extract_centerlines", "link_vessels", "prune_skeleton",
+           "skeleton_summary", "smooth_path"]
 
 _TERMINAL, _JUNCTION_JUNCTION = 1, 2
 
@@ -82,7 +83,8 @@ class CenterlineSegment:
         )
 
 
-def _summary(skeleton: Skeleton):
+def skeleton_summary(skeleton: Skeleton):
+    """(skan branch table, {node id: number of path ends at it}) of ``skeleton``."""
     with warnings.catch_warnings():  # skan 0.13 calls a pandas API that pandas deprecates
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -95,7 +97,7 @@ def _summary(skeleton: Skeleton):
 def _spurs_to_prune(skeleton: Skeleton, diameter_px: np.ndarray, spur_factor: float,
                     min_branch_px: float) -> list[int]:
     """Path indices to remove in this pass (see the module docstring for the rule)."""
-    table, degree = _summary(skeleton)
+    table, degree = skeleton_summary(skeleton)
     shortest: dict[int, tuple[float, int]] = {}
     isolated = []
     for i, (src, dst, length, kind) in enumerate(zip(
@@ -168,7 +170,7 @@ def extract_centerlines(mask: np.ndarray, spur_factor: float = 1.5, min_branch_p
     skeleton = prune_skeleton(mask, spur_factor, min_branch_px)
     if skeleton is None:
         return ()
-    table, degree = _summary(skeleton)
+    table, degree = skeleton_summary(skeleton)
     segments = []
     for i, (src, dst) in enumerate(
         zip(table["node_id_src"], table["node_id_dst"], strict=True)

@@ -32,8 +32,8 @@ from scipy.stats import median_abs_deviation
 
 from AngioSegLib.diameter import leaves_image, sample_profiles
 
-__all__ = ["area_profile", "attenuation_image", "calibrate", "densitometric_diameter",
-           "depth_floor"]
+__all__ = ["DENSITOMETRIC_RELATIONSHIPS", "area_profile", "attenuation_image", "calibrate",
+           "densitometric_diameter", "densitometry_is_valid", "depth_floor"]
 
 MARGIN_PX = 1.5  # beyond the lumen edge: > 2 σ of a typical detector blur (0.5–0.7 px)
 BAND_PX = 2.0  # width of each background band
@@ -41,6 +41,16 @@ MIN_HEALTHY = 5  # cross-sections needed to calibrate
 MIN_CALIBRATION_SNR = 3.0  # median(A/R²) over its robust spread on the healthy stretch
 MIN_DEPTH_FRACTION = 1e-3  # of the image's grey range: a lumen shallower than this holds no signal
 ROUNDING_DEPTH = 64 * float(np.finfo(np.float32).eps)  # × the image's largest |value|
+# Pixel Intensity Relationships under which values are (after attenuation_image) linear in the
+# attenuation line integral. "DISP" (display-processed: unsharp masking, gamma, LUTs) and an
+# untagged file are not: there the second, densitometric MLD is not reported.
+DENSITOMETRIC_RELATIONSHIPS = ("LOG", "LIN")
+
+
+def densitometry_is_valid(pixel_intensity_relationship: str | None) -> bool:
+    """Whether the densitometric MLD may be read from a file with this Pixel Intensity
+    Relationship (see :data:`DENSITOMETRIC_RELATIONSHIPS`)."""
+    return pixel_intensity_relationship in DENSITOMETRIC_RELATIONSHIPS
 
 
 def attenuation_image(frame: np.ndarray, pixel_intensity_relationship: str | None) -> np.ndarray:

@@ -41,3 +41,11 @@ class DeviceError(AngioSegError, RuntimeError):
 
 class CancelledError(AngioSegError):
     """The user cancelled a running job."""
+
+
+class ClusterError(AngioSegError, RuntimeError):
+    """A Dask cluster for a batch cannot be started or reached."""
+
+
+class NetworkError(AngioSegError, OSError):
+    """A PACS or DICOMweb server cannot be reached, refuses the request or fails it."""

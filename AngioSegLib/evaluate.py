@@ -5,6 +5,13 @@ with ``_gt`` before the extension (``N.png`` ↔ ``N_gt.png``, possibly in the s
 optional field-of-view mask (same name, or ``_fov``) limits the pixels that count. Every image is
 segmented, thresholded and scored with :func:`AngioSegLib.metrics.score_segmentation` (Sen, Spec,
 Acc, Dice, IoU, clDice); the mean is the unweighted mean over images.
+
+With ``segments`` the references are coronary-segment label maps (ARCADE's values) and a model
+with a segment head names each predicted vessel pixel (:func:`AngioSegLib.anatomy.name_vessels`);
+each image is also scored per segment (:func:`AngioSegLib.metrics.segment_scores`), and
+:class:`SegmentSummary` gives the mean per-image F1 over segments (a segment predicted but not in
+the reference scores 0), the mean Dice over the segments each reference shows, and each
+segment's mean Dice over the images that show it.
 """
 
 from __future__ import annotations
@@ -18,7 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from AngioSegLib.errors import InputError, InputNotFoundError
-from AngioSegLib.metrics import SegmentationScores, mean_scores, score_segmentation
+from AngioSegLib.metrics import (
+    SegmentationScores,
+    SegmentLabelScores,
+    mean_scores,
+    score_segmentation,
+    segment_scores,
+)
 from AngioSegLib.progress import Progress, ProgressCallback, no_progress
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm")
@@ -43,6 +56,51 @@ class ImageScores:
 
     name: str
     scores: SegmentationScores
+    segments: SegmentLabelScores | None = None
+    reference_segments: tuple[int, ...] = ()  # segment values the reference label map shows
+
+
+@dataclass(frozen=True)
+class SegmentSummary:
+    """Coronary-segment scores over images (fractions in [0, 1]; NaN where nothing counts)."""
+
+    mean_f1: float  # per-image mean F1 over segments in the reference or prediction, averaged
+    mean_dice_present: float  # per-image mean Dice over the reference's segments, averaged
+    dice_by_segment: dict[int, float]  # label value → mean Dice over images that show it
+    images_by_segment: dict[int, int]  # label value → images whose reference shows it
+
+    def to_json(self) -> dict:
+        from AngioSegLib.anatomy import segment_of
+
+        return {
+            "mean_f1": self.mean_f1,
+            "mean_dice_present": self.mean_dice_present,
+            "per_segment": {
+                segment_of(v).syntax: {"value": v, "name": segment_of(v).name,
+                                       "dice": self.dice_by_segment[v],
+                                       "n_images": self.images_by_segment[v]}
+                for v in sorted(self.dice_by_segment)
+            },
+        }
+
+
+def summarise_segments(images: Sequence[ImageScores]) -> SegmentSummary:
+    """:class:`SegmentSummary` of the images scored per segment."""
+    scored = [i for i in images if i.segments is not None]
+    f1 = [i.segments.mean_f1 for i in scored if i.segments.f1_by_segment]
+    present, by_segment = [], {}
+    for item in scored:
+        shown = [item.segments.f1_by_segment[v] for v in item.reference_segments]
+        if shown:
+            present.append(float(np.mean(shown)))
+        for v in item.reference_segments:
+            by_segment.setdefault(v, []).append(item.segments.f1_by_segment[v])
+    return SegmentSummary(
+        mean_f1=float(np.mean(f1)) if f1 else float("nan"),
+        mean_dice_present=float(np.mean(present)) if present else float("nan"),
+        dice_by_segment={v: float(np.mean(d)) for v, d in sorted(by_segment.items())},
+        images_by_segment={v: len(d) for v, d in sorted(by_segment.items())},
+    )
 
 
 @dataclass(frozen=True)
@@ -63,6 +121,8 @@ class Evaluation:
     warnings: tuple[str, ...] = ()
     """One line each: what a reader of the scores should know (empty references, binarised
     masks)."""
+    segments: SegmentSummary | None = None
+    """Coronary-segment scores, when the references were segment label maps."""
 
     def to_json(self) -> dict:
         """JSON form: keys sen, spec, acc, dice, iou, cldice under ``mean`` and per image."""
@@ -78,8 +138,20 @@ class Evaluation:
             "warnings": list(self.warnings),
             "mean": self.mean.short,
             "images": [{"name": item.name, **item.scores.short,
-                        "empty_reference": item.name in empty} for item in self.images],
+                        "empty_reference": item.name in empty,
+                        **_image_segments_json(item)} for item in self.images],
+            **({"segments": self.segments.to_json()} if self.segments is not None else {}),
         }
+
+
+def _image_segments_json(item: ImageScores) -> dict:
+    if item.segments is None:
+        return {}
+    from AngioSegLib.anatomy import segment_of
+
+    return {"segment_f1": item.segments.mean_f1,
+            "segment_dice": {segment_of(v).syntax: f for v, f in
+                             item.segments.f1_by_segment.items()}}
 
 
 def _natural_key(path: Path) -> tuple:
@@ -292,6 +364,7 @@ def evaluate_pairs(
     threshold: float = 0.5,
     progress: ProgressCallback = no_progress,
     label_maps: bool = False,
+    segments: bool = False,
 ) -> Evaluation:
     """Segment each image with ``segmenter`` (a :class:`~AngioSegLib.segment.Segmenter`), threshold
     the probabilities at ``threshold`` and score them against the masks (label maps: any value
@@ -299,10 +372,16 @@ def evaluate_pairs(
 
     A reference with no vessel scores Dice 1 when nothing is predicted (0 otherwise); such images
     are listed in ``empty_references``. Masks that were not binary (colour, 16-bit, more than two
-    values) are binarised; both are said in the evaluation's ``warnings``.
+    values) are binarised; both are said in the evaluation's ``warnings``. ``segments``: the
+    masks are segment label maps, scored per segment too (the model needs a segment head).
     """
     if not pairs:
         raise InputError("no images to evaluate")
+    if segments and not getattr(segmenter, "segment_classes", 0):
+        raise InputError(f"model {segmenter.model_name} has no coronary-segment head, so it "
+                         "names no segment; evaluate a model trained with --segments, or "
+                         "score vessels only (--masks … --label-maps)")
+    label_maps = label_maps or segments
     if not 0.0 < threshold < 1.0:
         raise InputError(f"threshold must be between 0 and 1, found {threshold}")
     results, empty, mask_reasons, fov_reasons = [], [], [], []
@@ -318,9 +397,13 @@ def evaluate_pairs(
             _check_shape("field of view", pair.fov, fov.shape, pair, image.shape)
         if not (truth if fov is None else truth & fov).any():
             empty.append(pair.name)
-        probability = segmenter.segment_frames(image[None])[0]
-        prediction = probability >= threshold
-        results.append(ImageScores(pair.name, score_segmentation(prediction, truth, fov)))
+        run = segmenter.segment_run(image[None], classes=segments)
+        prediction = run.probabilities[0] >= threshold
+        scores = score_segmentation(prediction, truth, fov)
+        if segments:
+            results.append(_segment_scored(pair, scores, prediction, run.classes[0]))
+        else:
+            results.append(ImageScores(pair.name, scores))
         progress(Progress("evaluate", k + 1, len(pairs), f"{pair.image.name}"))
     notes = [_empty_warning(empty)] if empty else []
     if mask_reasons:
@@ -337,4 +420,19 @@ def evaluate_pairs(
         empty_references=tuple(empty),
         binarised_masks=len(mask_reasons) + len(fov_reasons),
         warnings=tuple(notes),
+        segments=summarise_segments(results) if segments else None,
     )
+
+
+def _segment_scored(pair: ImagePair, scores: SegmentationScores, prediction: np.ndarray,
+                    classes: np.ndarray) -> ImageScores:
+    """The image's scores with its segment scores against its reference label map."""
+    from AngioSegLib.anatomy import SEGMENT_CLASSES, name_vessels
+
+    reference = _read_plane(pair.mask)[0]
+    if reference.max() >= SEGMENT_CLASSES:
+        raise InputError(f"label map {pair.mask.name} holds value {int(reference.max())}; "
+                         f"segment label maps hold 0 (background) to {SEGMENT_CLASSES - 1}")
+    named = name_vessels(classes[None], prediction[None], None, 0)[0]
+    shown = tuple(int(v) for v in np.unique(reference) if v > 0)
+    return ImageScores(pair.name, scores, segment_scores(named, reference), shown)

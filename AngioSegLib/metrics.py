@@ -5,6 +5,12 @@ compares skeletons, so a thin vessel counts as much as a thick one; centerline r
 of the reference skeleton that the prediction covers (within 1 px), the score for partial labels;
 temporal flicker is the mean over consecutive frames of 1 − IoU(mask_t, mask_{t−1} moved onto
 frame t).
+
+Coronary-segment label maps (:func:`segment_scores`) are scored per segment value: the pixel F1
+(= Dice) 2·TP / (2·TP + FP + FN) of each segment present in the reference or the prediction;
+an image's mean F1 is their mean (a segment predicted but absent from the reference scores 0,
+as one missed does), the ARCADE challenge's per-image F1 over segment classes; an image where
+neither names any segment is left out of means.
 """
 
 from __future__ import annotations
@@ -158,3 +164,34 @@ def temporal_flicker(masks: np.ndarray, previous_on_current: np.ndarray | None =
         )
     pairs = zip(stack[1:], previous, strict=True)
     return float(np.mean([1.0 - iou(current, prev) for current, prev in pairs]))
+
+
+@dataclass(frozen=True)
+class SegmentLabelScores:
+    """Per-segment F1 (label value → F1 in [0, 1]) of one label map and their mean."""
+
+    f1_by_segment: dict[int, float]
+
+    @property
+    def mean_f1(self) -> float:
+        """Mean F1 over the segments present in the reference or prediction (NaN: none)."""
+        values = list(self.f1_by_segment.values())
+        return float(np.mean(values)) if values else float("nan")
+
+
+def segment_scores(prediction: np.ndarray, reference: np.ndarray) -> SegmentLabelScores:
+    """F1 per segment value of a predicted label map (H, W; 0 = no segment) against a reference
+    label map of the same shape (see the module docstring)."""
+    prediction, reference = np.asarray(prediction), np.asarray(reference)
+    if prediction.shape != reference.shape:
+        raise InputError(f"label maps differ in shape: prediction {prediction.shape}, "
+                         f"reference {reference.shape}")
+    values = sorted(set(np.unique(prediction).tolist()) | set(np.unique(reference).tolist()))
+    scores = {}
+    for value in values:
+        if value == 0:
+            continue
+        p, r = prediction == value, reference == value
+        overlap = np.count_nonzero(p & r)
+        scores[int(value)] = 2.0 * overlap / (np.count_nonzero(p) + np.count_nonzero(r))
+    return SegmentLabelScores(scores)

@@ -28,8 +28,10 @@ from AngioSegLib.pipeline import Result
 from AngioSegLib.progress import Progress, ProgressCallback, no_progress
 
 OUTPUT_NAMES = frozenset({
-    "segmentation.dcm", "labels.seq.nrrd", "labels.nii.gz", "overlay.mp4", "preview.gif",
-    "report.html", "qca.json", "qca.csv", "frames.csv", "phantom_xa.dcm",
+    "segmentation.dcm", "measurements.dcm", "labels.seq.nrrd", "labels.nii.gz", "overlay.mp4",
+    "preview.gif", "report.html", "qca.json", "qca.csv", "frames.csv", "phantom_xa.dcm",
+    "batch-complete.json",  # angioseg batch's completion marker, written last
+    "anatomy.seq.nrrd", "anatomy.nii.gz", "anatomy.ctbl", "anatomy.dcm",
 })
 """Every name an output folder may hold; ``force`` replaces only a folder of these."""
 
@@ -192,6 +194,10 @@ def _write_all(
         progress(Progress("write", done, len(steps), step))
         if step == "seg":
             seg_path = _write_seg(result, staging, options.fractional_seg)
+            if seg_path is not None and result.analysis and result.analysis.segments:
+                _write_sr(result, seg_path, staging)
+            if seg_path is not None and result.anatomy is not None:
+                _write_anatomy_seg(result, staging, progress, done, len(steps))
         elif step == "labelmaps":
             _write_labelmaps(result, staging)
         elif step == "video":
@@ -221,6 +227,38 @@ def _write_seg(result: Result, staging: Path, fractional: bool) -> Path | None:
     )
 
 
+def _write_anatomy_seg(
+    result: Result, staging: Path, progress: ProgressCallback, done: int, total: int
+) -> Path | None:
+    """anatomy.dcm beside segmentation.dcm: one SEG segment per SYNTAX segment of the run. A run
+    whose anatomy names no pixel gets none (a SEG needs a segment); the progress message says so.
+    """
+    if not result.anatomy.any():
+        progress(Progress("write", done, total,
+                          "no anatomy.dcm: no pixel of the run names a SYNTAX segment"))
+        return None
+    from AngioSegLib.io.anatomy_seg import write_anatomy_seg
+
+    return write_anatomy_seg(
+        result.cine,
+        result.anatomy,
+        staging / "anatomy.dcm",
+        algorithm_name=f"AngioSeg {result.model_name}",
+        algorithm_version=result.model_version or "0",
+    )
+
+
+def _write_sr(result: Result, seg_path: Path, staging: Path) -> Path:
+    """measurements.dcm: the QCA as a DICOM SR measurement report beside the SEG it references."""
+    from AngioSegLib import __version__
+    from AngioSegLib.io.sr import SrAlgorithm, write_sr
+
+    algorithm = SrAlgorithm(f"AngioSeg {result.model_name}", result.model_version or "0",
+                            __version__)
+    return write_sr(result.analysis, result.cine, seg_path, staging / "measurements.dcm",
+                    algorithm)
+
+
 def _write_labelmaps(result: Result, staging: Path) -> None:
     from AngioSegLib.io.labelmap import write_labelmap_nifti, write_labelmap_sequence
 
@@ -233,6 +271,30 @@ def _write_labelmaps(result: Result, staging: Path) -> None:
         result.masks, staging / "labels.nii.gz",
         spacing_mm=spacing, frame_times_s=result.cine.frame_times_s,
     )
+    if result.anatomy is not None:
+        _write_anatomy(result, staging)
+
+
+def _write_anatomy(result: Result, staging: Path) -> None:
+    """anatomy.seq.nrrd and anatomy.nii.gz (SYNTAX label values per vessel pixel) and their
+    colour table anatomy.ctbl."""
+    from AngioSegLib.anatomy import SEGMENT_CLASSES, SEGMENTS
+    from AngioSegLib.io.labelmap import (
+        write_colour_table,
+        write_labelmap_nifti,
+        write_labelmap_sequence,
+    )
+
+    spacing, times = result.cine.calibration.mm_per_pixel, result.cine.frame_times_s
+    top = SEGMENT_CLASSES - 1
+    write_labelmap_sequence(result.anatomy, staging / "anatomy.seq.nrrd", spacing_mm=spacing,
+                            frame_times_s=times, max_label=top)
+    write_labelmap_nifti(result.anatomy, staging / "anatomy.nii.gz", spacing_mm=spacing,
+                         frame_times_s=times, max_label=top,
+                         description="AngioSeg coronary segments (SYNTAX); z = frame")
+    names = {0: ("background", (0, 0, 0))}
+    names.update({s.value: (f"{s.syntax} {s.name}", s.colour) for s in SEGMENTS})
+    write_colour_table(names, staging / "anatomy.ctbl")
 
 
 def _write_video(result: Result, staging: Path) -> None:

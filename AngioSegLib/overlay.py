@@ -24,6 +24,7 @@ __all__ = [
     "MARKER_RGB",
     "intensity_window",
     "normalize_to_uint8",
+    "render_anatomy_frame",
     "render_overlay_frame",
     "write_overlay_video",
     "write_preview_gif",
@@ -66,6 +67,42 @@ def render_overlay_frame(
     if frame.dtype != np.uint8:
         frame = normalize_to_uint8(frame)
     return _draw(frame, mask, list(markers))
+
+
+ANATOMY_ALPHA = 0.65  # opacity of the segment colours over the frame
+
+
+def render_anatomy_frame(frame: np.ndarray, anatomy: np.ndarray, mask: np.ndarray | None = None,
+                         markers: Iterable[FrameMarker] = ()) -> np.ndarray:
+    """One (H, W) frame with each pixel of its label map ``anatomy`` (H, W; SYNTAX label values,
+    :mod:`AngioSegLib.anatomy`) tinted in its segment's colour, the vessel ``mask`` (H, W;
+    default: the named pixels) outlined in the contour colour, and stenosis markers: (H, W, 3)
+    RGB uint8."""
+    from AngioSegLib.anatomy import colour_table
+
+    frame = np.asarray(frame)
+    if frame.dtype != np.uint8:
+        frame = normalize_to_uint8(frame)
+    anatomy = np.asarray(anatomy)
+    rgb = _draw(frame, anatomy > 0 if mask is None else mask, list(markers))
+    named = anatomy > 0
+    tint = colour_table()[anatomy[named]].astype(np.float32)
+    rgb[named] = np.clip((1 - ANATOMY_ALPHA) * rgb[named] + ANATOMY_ALPHA * tint, 0,
+                         255).astype(np.uint8)
+    return rgb
+
+
+def anatomy_legend_html(values: Iterable[int]) -> str:
+    """An HTML legend (colour swatch, SYNTAX number and name) of the segment ``values`` shown."""
+    from AngioSegLib.anatomy import segment_of
+
+    items = []
+    for value in sorted(set(int(v) for v in values) - {0}):
+        segment = segment_of(value)
+        colour = "#" + "".join(f"{c:02x}" for c in segment.colour)
+        items.append(f'<span class="legend-item"><span class="swatch" style="background:'
+                     f'{colour}"></span>{segment.syntax} {segment.name}</span>')
+    return '<div class="legend">' + "".join(items) + "</div>"
 
 
 def _draw(gray: np.ndarray, mask: np.ndarray, markers: Sequence[FrameMarker]) -> np.ndarray:

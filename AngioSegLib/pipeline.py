@@ -1,7 +1,9 @@
 """`run(cine, options, progress) -> Result`: the one entry every front door (CLI, Slicer) calls.
 
 Stages, each a pure function of its inputs: calibrate (DICOM or catheter) → segment every frame
-(CE-Net) → motion-compensated temporal filter → quantitative analysis (QCA). Progress is reported
+(CE-Net) → motion-compensated temporal filter → coronary-segment names (models with a segment
+head: :func:`~AngioSegLib.anatomy.name_vessels`, voted along branches and over the filter's
+2K+1 frames) → quantitative analysis (QCA). Progress is reported
 per stage and frame; a callback that raises :class:`~AngioSegLib.errors.CancelledError` cancels
 between frames.
 """
@@ -61,7 +63,7 @@ class Result:
     options: PipelineOptions
     probabilities: np.ndarray
     masks: np.ndarray
-    raw_probabilities: np.ndarray | None = None
+    anatomy: np.ndarray | None = None  # (T, H, W) uint8 SYNTAX label values (anatomy module)
     analysis: RunAnalysis | None = None
     model_name: str = ""
     model_version: str = ""
@@ -107,12 +109,12 @@ def run(
         segmenter = Segmenter(
             model=options.model, device=options.device, precision=options.precision
         )
-    raw = segmenter.segment_frames(cine, progress=progress)
+    segmentation = segmenter.segment_run(cine, progress=progress)
     timings["segment"] = time.perf_counter() - start
 
     start = time.perf_counter()
     temporal = filter_probabilities(
-        raw,
+        segmentation.probabilities,
         cine.to_array(),
         TemporalOptions(
             k=options.temporal_k,
@@ -122,6 +124,19 @@ def run(
         progress=progress,
     )
     timings["temporal"] = time.perf_counter() - start
+    classes = segmentation.classes
+    del segmentation  # the unfiltered probabilities (4 bytes a pixel and frame) are not kept
+
+    anatomy = None
+    if classes is not None:
+        from AngioSegLib.anatomy import name_vessels
+
+        start = time.perf_counter()
+        progress(Progress("anatomy", 0, 1, "naming the coronary segments"))
+        anatomy = name_vessels(classes, temporal.masks, temporal.flows,
+                               options.temporal_k)
+        progress(Progress("anatomy", 1, 1, "coronary segments named"))
+        timings["anatomy"] = time.perf_counter() - start
 
     analysis = None
     if options.analyze:
@@ -130,6 +145,10 @@ def run(
         start = time.perf_counter()
         analysis = analyze_run(cine, temporal.probabilities, temporal.masks, options.qca,
                                progress=progress)
+        if anatomy is not None:
+            from AngioSegLib.anatomy import name_analysis
+
+            analysis = name_analysis(analysis, anatomy)
         timings["quantify"] = time.perf_counter() - start
 
     return Result(
@@ -137,7 +156,7 @@ def run(
         options=options,
         probabilities=temporal.probabilities,
         masks=temporal.masks,
-        raw_probabilities=raw,
+        anatomy=anatomy,
         analysis=analysis,
         model_name=segmenter.model_name,
         model_version=segmenter.model_version,

@@ -32,47 +32,63 @@ def _png(figure, path: str | Path | None, force: bool) -> bytes:
     return data
 
 
+def _shade(axes, distance: np.ndarray, flags: np.ndarray | None, label: str, **style) -> None:
+    """Shade each run of ``flags`` along the distance axis (one legend entry)."""
+    if flags is None or not np.any(flags):
+        return
+    edges = np.flatnonzero(np.diff(np.r_[0, np.asarray(flags, int), 0]))
+    for k, (lo, hi) in enumerate(zip(edges[::2], edges[1::2] - 1, strict=True)):
+        axes.axvspan(distance[lo], distance[hi], label=label if k == 0 else None, **style)
+
+
 def plot_diameter_profile(segment: SegmentMeasures, analysis: RunAnalysis | None = None,
                           path: str | Path | None = None, force: bool = False) -> bytes:
-    """Diameter along ``segment`` with its interpolated reference, MLD, RVD and lesion marked
-    (further lesions of the segment: their stretch and MLD with its %DS); about each lesion whose
-    MLD is densitometric, the densitometric diameter too."""
+    """Diameter along ``segment`` with its interpolated reference and its *listed* lesions
+    (the stenosis list's: stretch, MLD and %DS of each, the title naming the most severe), the
+    stretches left out as overlapped and those bridged where the segmentation broke; about
+    each lesion with a densitometric MLD, the densitometric diameter too."""
     unit = segment.unit
     figure, axes = plt.subplots(figsize=(7.0, 3.2))
-    axes.plot(segment.distance, segment.diameter, color="#1f6feb", label="diameter (edges)")
+    source = "image borders" if segment.border_method == "image" else "segmentation edges"
+    axes.plot(segment.distance, segment.diameter, color="#1f6feb", label=f"diameter ({source})")
     axes.plot(segment.distance, segment.reference_diameter, "--", color="#57606a",
               label="interpolated reference")
     if np.isfinite(segment.densitometric_diameter).any():
         axes.plot(segment.distance, segment.densitometric_diameter, ":", color="#8250df",
                   label="densitometric diameter")
-    if segment.lesion_start is not None and segment.lesion_end is not None:
-        axes.axvspan(segment.lesion_start, segment.lesion_end, color="#d4a72c", alpha=0.25,
-                     label=f"lesion {segment.lesion_length:.1f} {unit}")
-    if segment.mld is not None and segment.mld_position is not None:
-        how = " (densitometric)" if segment.mld_method == "densitometric" else ""
-        axes.plot([segment.mld_position], [segment.mld], "v", color="#cf222e",
-                  label=f"MLD {segment.mld:.2f} {unit}{how}")
-    if segment.rvd is not None and segment.mld_position is not None:
-        axes.plot([segment.mld_position], [segment.rvd], "o", color="#57606a",
-                  label=f"RVD {segment.rvd:.2f} {unit}")
-    for lesion in segment.lesions[1:]:  # further lesions of this segment
+    _shade(axes, segment.distance, segment.overlap, "excluded: overlap", color="#8c959f",
+           alpha=0.3)
+    _shade(axes, segment.distance, segment.bridged, "bridged break", color="#fd8c73",
+           alpha=0.2)
+    listed = segment.listed_lesions
+    for k, lesion in enumerate(listed):
         at = float(segment.distance[lesion.mld_index])
         if lesion.lesion_start is not None:
-            axes.axvspan(lesion.lesion_start, lesion.lesion_end, color="#d4a72c", alpha=0.25)
-        axes.plot([at], [lesion.mld], "v", color="#cf222e")
+            axes.axvspan(lesion.lesion_start, lesion.lesion_end, color="#d4a72c", alpha=0.25,
+                         label=f"lesion {lesion.lesion_length:.1f} {unit}" if k == 0 else None)
+        how = " (densitometric)" if lesion.mld_method == "densitometric" else ""
+        axes.plot([at], [lesion.mld], "v", color="#cf222e",
+                  label=f"MLD {lesion.mld:.2f} {unit}{how}" if k == 0 else None)
+        axes.plot([at], [lesion.rvd], "o", color="#57606a",
+                  label=f"RVD {lesion.rvd:.2f} {unit}" if k == 0 else None)
         axes.annotate(f"{lesion.percent_diameter_stenosis:.0f} %DS", (at, lesion.mld),
                       textcoords="offset points", xytext=(0, -12), ha="center", fontsize=7)
     title = f"Segment {segment.segment_label}, frame {segment.frame}"
-    if segment.percent_diameter_stenosis is not None:
-        title += (f": {segment.percent_diameter_stenosis:.0f} %DS, "
-                  f"{segment.percent_area_stenosis:.0f} %AS")
+    if listed:
+        worst = max(listed, key=lambda lesion: lesion.percent_diameter_stenosis)
+        title += (f": {worst.percent_diameter_stenosis:.0f} %DS, "
+                  f"{worst.percent_area_stenosis:.0f} %AS")
+    else:
+        title += ": no listed stenosis"
     axes.set_title(title)
     axes.set_xlabel(f"distance from the segment start ({unit})")
     axes.set_ylabel(f"diameter ({unit})")
     reference = segment.reference_diameter[np.isfinite(segment.reference_diameter)]
-    if len(reference):  # bifurcation flares would squash the lumen: cap at twice the reference
-        finite = segment.diameter[np.isfinite(segment.diameter)]
-        axes.set_ylim(0, min(float(finite.max()) * 1.05, 2.0 * float(reference.max())))
+    finite = segment.diameter[np.isfinite(segment.diameter)]
+    top = min(float(finite.max()) * 1.05, 2.0 * float(reference.max())) \
+        if len(reference) and len(finite) else 0.0  # flares would squash the lumen: cap
+    if top > 0:
+        axes.set_ylim(0, top)
     else:
         axes.set_ylim(bottom=0)
     axes.grid(alpha=0.3)

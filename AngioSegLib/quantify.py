@@ -34,7 +34,7 @@ from scipy import ndimage
 
 from AngioSegLib.centerline import extract_centerlines
 from AngioSegLib.cine import Calibration, CineRun
-from AngioSegLib.densitometry import attenuation_image
+from AngioSegLib.densitometry import attenuation_image, densitometry_is_valid
 from AngioSegLib.errors import InputError
 from AngioSegLib.io.atomic import atomic_write
 from AngioSegLib.progress import Progress, ProgressCallback, no_progress
@@ -62,7 +62,8 @@ __all__ = [
 
 # Unit kind of exported fields: "length" follows the calibration, "area" is its square.
 _LENGTH = {"length", "mean_diameter", "mld", "edge_mld", "mld_position", "rvd", "lesion_length",
-           "lesion_start", "lesion_end", "centerline_length"}
+           "lesion_start", "lesion_end", "centerline_length", "densitometric_mld",
+           "bridged_length", "overlap_length"}
 _AREA = {"vessel_area", "opacification"}
 _PERCENT = {"percent_diameter_stenosis", "percent_area_stenosis", "vessel_fraction"}
 _FILLING_ARRIVAL, _FILLING_WASHOUT, _ED_MIN_FILLING = 0.1, 0.5, 0.8
@@ -234,8 +235,10 @@ class RunAnalysis:
             lines.append(f"no stenosis of {self.options.min_stenosis_percent:.0f} % or more")
         for s in self.stenoses:
             length = "–" if s.lesion_length is None else f"{s.lesion_length:.1f}"
+            where = (f"{s.segment_label} ({s.segment_name}, segment {s.syntax_segment})"
+                     if s.syntax_segment else s.segment_label)
             lines.append(
-                f"{s.segment_label}: {s.percent_diameter_stenosis:.0f} %DS "
+                f"{where}: {s.percent_diameter_stenosis:.0f} %DS "
                 f"({s.percent_area_stenosis:.0f} %AS), MLD {s.mld:.2f} {unit} ({_how(s)}), "
                 f"RVD {s.rvd:.2f} {unit}, lesion length {length} {unit}"
             )
@@ -315,6 +318,16 @@ def choose_analysis_frame(curve: FillingCurve, r_wave_frames: tuple[int, ...]) -
     return curve.peak_frame, "peak opacification (the file has no R-wave pointers)"
 
 
+def _analysis_frame(curve: FillingCurve, cine: CineRun, options: QcaOptions) -> tuple[int, str]:
+    """(frame, rule): the user's ``options.analysis_frame``, or :func:`choose_analysis_frame`."""
+    if options.analysis_frame is None:
+        return choose_analysis_frame(curve, cine.r_wave_frames)
+    if not 0 <= options.analysis_frame < cine.n_frames:
+        raise InputError(f"analysis frame {options.analysis_frame} is not in the run: give a "
+                         f"frame from 0 to {cine.n_frames - 1}")
+    return options.analysis_frame, "chosen by the user"
+
+
 def _check_inputs(cine: CineRun, probabilities: np.ndarray, masks: np.ndarray) -> None:
     if probabilities.shape != cine.shape or masks.shape != cine.shape:
         raise InputError(
@@ -338,11 +351,12 @@ def analyze_run(cine: CineRun, probabilities: np.ndarray, masks: np.ndarray,
         progress(Progress("quantify", i + 1, total, f"measured frame {i + 1}"))
     curve = filling_curve(np.array([f.opacification for f in per_frame]), times)
     frames = tuple(replace(f, filling=float(curve.filling[i])) for i, f in enumerate(per_frame))
-    analysis_frame, rule = choose_analysis_frame(curve, cine.r_wave_frames)
+    analysis_frame, rule = _analysis_frame(curve, cine, options)
+    relationship = cine.pixel_intensity_relationship
     segments = measure_segments(probabilities[analysis_frame], masks[analysis_frame],
                                 calibration.scale, calibration.unit, analysis_frame, options,
-                                image=attenuation_image(cine.frame(analysis_frame),
-                                                        cine.pixel_intensity_relationship))
+                                image=attenuation_image(cine.frame(analysis_frame), relationship),
+                                densitometry=densitometry_is_valid(relationship))
     progress(Progress("quantify", total, total, f"QCA on frame {analysis_frame}"))
     return RunAnalysis(
         calibration=calibration,

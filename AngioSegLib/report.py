@@ -33,6 +33,9 @@ text-align:right}th{background:#f6f8fa}td:first-child,th:first-child{text-align:
 border-radius:4px}figcaption{font-size:.85rem;color:#57606a}.plots img{max-width:100%}
 .muted{color:#57606a;font-size:.85rem}table.kv td{text-align:left}table.kv td:first-child{
 font-weight:600;background:#f6f8fa}
+.anatomy img{width:520px;max-width:100%;border-radius:4px}.legend{display:flex;flex-wrap:wrap;
+gap:.3rem .9rem;font-size:.85rem;margin-top:.4rem}.swatch{display:inline-block;width:.9em;
+height:.9em;margin-right:.35em;vertical-align:-.1em;border:1px solid #57606a}
 """
 
 
@@ -131,6 +134,32 @@ def _key_frame_html(result: Result) -> str:
     return '<div class="frames">' + "".join(figures) + "</div>"
 
 
+def _segment_name(stenosis) -> str:
+    """"7 LAD mid" for a stenosis on a named coronary segment, "–" otherwise."""
+    if stenosis.syntax_segment is None:
+        return "–"
+    return html.escape(f"{stenosis.syntax_segment} {stenosis.segment_name}")
+
+
+def _anatomy_html(result: Result) -> str:
+    """The analysis frame with each vessel pixel coloured by its coronary segment, a legend, and
+    the stenosis markers ("" for a model without a segment head)."""
+    from AngioSegLib.overlay import anatomy_legend_html, render_anatomy_frame
+
+    if result.anatomy is None:
+        return ""
+    index = result.analysis.analysis_frame if result.analysis is not None else (
+        int(np.argmax((result.anatomy > 0).sum(axis=(1, 2)))))
+    markers = [m[1:] for m in stenosis_markers(result) if m[0] == index]
+    image = render_anatomy_frame(result.cine.frame(index), result.anatomy[index],
+                                 result.masks[index], markers)
+    return (f'<h2>Coronary segments (frame {index})</h2><figure class="anatomy"><img '
+            f'alt="coronary segments" src="{png_data_uri(image)}">'
+            f"{anatomy_legend_html(np.unique(result.anatomy[index]))}"
+            '<figcaption>named by the model (SYNTAX segments); vessel outlined in yellow where '
+            "no segment is named</figcaption></figure>")
+
+
 def _analysis_html(result: Result) -> str:
     from AngioSegLib.qca_plots import plot_diameter_profile, plot_filling_curve
 
@@ -143,18 +172,24 @@ def _analysis_html(result: Result) -> str:
         parts.append(" <b>Uncalibrated:</b> lengths are in pixels; use a catheter calibration.")
     parts.append("</p>")
     rows = [
-        [f"{i + 1}", s.segment_label, _fmt(s.percent_diameter_stenosis, 0),
+        [f"{i + 1}", s.segment_label, _segment_name(s), _fmt(s.percent_diameter_stenosis, 0),
          _fmt(s.percent_area_stenosis, 0), _fmt(s.mld), s.mld_method, _fmt(s.edge_mld),
-         _fmt(s.rvd), _fmt(s.lesion_length)]
+         _fmt(s.densitometric_mld), _fmt(s.rvd), _fmt(s.lesion_length),
+         "yes" if s.through_bridge else ""]
         for i, s in enumerate(analysis.stenoses)
     ]
     parts.append("<h2>Stenoses (most severe first)</h2>")
     parts.append(
-        _table(["#", "segment", "%DS", "%AS", f"MLD ({unit})", "MLD from",
-                f"MLD, edges ({unit})", f"RVD ({unit})",
-                f"lesion length ({unit})"], rows)
+        _table(["#", "segment", "coronary segment", "%DS", "%AS", f"MLD ({unit})", "MLD from",
+                f"MLD, borders ({unit})", f"MLD, densitometric ({unit})", f"RVD ({unit})",
+                f"lesion length ({unit})", "through a break"], rows)
         if rows else "<p>No stenosis of 20 % diameter or more was found.</p>"
     )
+    excluded = [f"{s.segment_label}: {', '.join(s.overlap_stretches)} {unit}"
+                for s in analysis.segments if s.overlap_stretches]
+    if excluded:
+        parts.append("<p class=\"muted\">Left out of the reference and lesion search (another "
+                     "vessel crosses or overlaps): " + html.escape("; ".join(excluded)) + "</p>")
     plots = [plot_filling_curve(analysis)]
     most_severe = dict.fromkeys(s.segment_id for s in analysis.stenoses)  # one plot a segment
     for segment_id in list(most_severe)[:3]:
@@ -177,9 +212,12 @@ def render_report_html(result: Result) -> str:
 <h2>Run</h2>{_table(None, _summary_rows(result))}
 {f"<ul>{warnings}</ul>" if warnings else ""}
 <h2>Key frames</h2>{_key_frame_html(result)}
+{_anatomy_html(result)}
 {_analysis_html(result)}
-<p class="muted">Files: segmentation.dcm (DICOM SEG), labels.seq.nrrd (3D Slicer sequence),
-labels.nii.gz, overlay.mp4, qca.json, qca.csv (segments), frames.csv (per frame).</p>
+<p class="muted">Files: segmentation.dcm (DICOM SEG), measurements.dcm (DICOM SR),
+labels.seq.nrrd (3D Slicer sequence), labels.nii.gz, overlay.mp4, qca.json, qca.csv (segments),
+frames.csv (per frame){"; anatomy.dcm, anatomy.seq.nrrd, anatomy.nii.gz, anatomy.ctbl (coronary "
+"segments)" if result.anatomy is not None else ""}.</p>
 </body></html>
 """
 

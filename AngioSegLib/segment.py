@@ -12,6 +12,10 @@ caps the longer side, ``scale`` shrinks further where the vessels stay wide enou
 frame is padded to a multiple of 32 px, the logits are cropped, resized back to the frame and
 passed through a sigmoid, so the output has the input's (T, H, W).
 
+A model with a coronary-segment head (:mod:`AngioSegLib.anatomy`) also gives, with
+:meth:`Segmenter.segment_run`, each pixel's most likely segment class, taken on the network's
+1/4-resolution grid and carried to the frame by nearest neighbour.
+
 Frames are decoded, run and released one batch at a time (a lazy 200-frame run never sits in
 memory whole). Device choice: CUDA, then MPS, then CPU for ``"auto"``; an explicit device that is
 missing raises :class:`~AngioSegLib.errors.DeviceError` (never a silent fallback). On the CPU the
@@ -204,8 +208,19 @@ def auto_scale_factor(shape: tuple[int, int], mm_per_pixel: float | None) -> flo
     return float(np.clip(factor, MIN_AUTO_FACTOR, 1.0))
 
 
+@dataclass(frozen=True)
+class Segmentation:
+    """A run's vessel probabilities (T, H, W) float32 in [0, 1] and, for a model with a segment
+    head, each pixel's most likely segment class (T, H, W) uint8 (:mod:`AngioSegLib.anatomy`;
+    None otherwise)."""
+
+    probabilities: np.ndarray
+    classes: np.ndarray | None = None
+
+
 class TorchRunner:
-    """Runs a torch network on ``device`` with autocast at ``precision`` (fp32 = no autocast)."""
+    """Runs a torch network on ``device`` with autocast at ``precision`` (fp32 = no autocast);
+    returns the vessel logits, or (vessel, segment) logits for a network with a segment head."""
 
     def __init__(
         self,
@@ -237,8 +252,10 @@ class TorchRunner:
             torch.inference_mode(),
             torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype is not None),
         ):
-            logits = self.network(x)
-        return logits.float().cpu().numpy()
+            output = self.network(x)
+        if isinstance(output, tuple):
+            return tuple(o.float().cpu().numpy() for o in output)
+        return output.float().cpu().numpy()
 
 
 def _frame_access(frames, mm_per_pixel: float | None):
@@ -279,6 +296,7 @@ class Segmenter:
         check_normalisation(self.model.normalisation_name)
         self.model_name = self.model.name
         self.model_version = str(self.model.version)
+        self.segment_classes = int(getattr(self.model.network, "segment_classes", 0))
         self.onnx_path: Path | None = None
         self._runner = self._make_runner()
         self.device_label = f"{_device_name(self.device)} ({self.backend} {self.precision})"
@@ -295,7 +313,9 @@ class Segmenter:
             "angioseg_model_version": self.model_version,
             "input": "image (B,1,H,W) float32 from AngioSegLib.model.normalise.normalise_frame "
             f"({self.model.normalisation_name}); H, W multiples of 32",
-            "output": "logits (B,1,H,W); vessel probability = sigmoid(logits)",
+            "output": "logits (B,1,H,W); vessel probability = sigmoid(logits)"
+            + ("; segments (B,S,H/4,W/4) coronary-segment logits" if self.segment_classes
+               else ""),
             "input_spacing_mm": str(self.model.input_spacing_mm),
         }
         self.onnx_path = cached_onnx(
@@ -305,8 +325,9 @@ class Segmenter:
         )
         return OnnxRunner(self.onnx_path, self.options.threads, self.device)
 
-    def run_network(self, batch: np.ndarray) -> np.ndarray:
-        """Logits (B, 1, H, W) float32 of prepared inputs (B, 1, H, W), H and W multiples of 32."""
+    def run_network(self, batch: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Logits (B, 1, H, W) float32 of prepared inputs (B, 1, H, W), H and W multiples of 32;
+        with a segment head the pair (those, segment logits (B, S, H/4, W/4))."""
         return self._runner(batch)
 
     def calibration_batches(self, n_frames: int = 8, size: int = 256):
@@ -355,22 +376,48 @@ class Segmenter:
         ``mm_per_pixel`` overrides the cine's calibration (arrays have none). Reports
         ("segment", k, T) after each frame; a callback raising CancelledError stops between frames.
         """
+        return self.segment_run(frames, progress, mm_per_pixel, classes=False).probabilities
+
+    def segment_run(
+        self,
+        frames,
+        progress: ProgressCallback = no_progress,
+        mm_per_pixel: float | None = None,
+        classes: bool = True,
+    ) -> Segmentation:
+        """:meth:`segment_frames`'s probabilities and, for a model with a segment head (and
+        ``classes``), each pixel's most likely segment class (T, H, W) uint8."""
         (n, rows, cols), frame_at, spacing = _frame_access(frames, mm_per_pixel)
         shape = (rows, cols)
         size = self.plan_size(shape, spacing)
         where = f"{self.device_label} at {size[1]}×{size[0]} px"
         progress(Progress("segment", 0, n, f"segmenting {n} frames on {where}"))
         out = np.empty((n, rows, cols), dtype=np.float32)
+        named = np.zeros((n, rows, cols), np.uint8) if classes and self.segment_classes else None
         for start in range(0, n, self.batch_size):
             indices = range(start, min(start + self.batch_size, n))
             frames_in = [np.asarray(frame_at(i)) for i in indices]
-            logits = self.run_network(np.stack([self.prepare(f, size) for f in frames_in]))
+            output = self.run_network(np.stack([self.prepare(f, size) for f in frames_in]))
+            logits, segments = output if isinstance(output, tuple) else (output, None)
             for k, i in enumerate(indices):
                 out[i] = self.restore(logits[k, 0], size, shape)
                 if self.options.field_of_view:
                     out[i][~field_of_view(frames_in[k])] = 0.0
+                if named is not None and segments is not None:
+                    named[i] = self.restore_classes(segments[k], size, shape)
                 progress(Progress("segment", i + 1, n, f"frame {i + 1}/{n} on {where}"))
-        return out
+        return Segmentation(out, named)
+
+    @staticmethod
+    def restore_classes(logits: np.ndarray, size: tuple[int, int],
+                        shape: tuple[int, int]) -> np.ndarray:
+        """(rows, cols) uint8 most likely segment class of segment logits (S, h', w') on the
+        padded 1/4 grid of a network input of ``size``, carried onto a frame of ``shape``."""
+        from AngioSegLib.anatomy import classes_from_logits, upsample_classes
+
+        quarter = (-(-size[0] // 4), -(-size[1] // 4))
+        classes = classes_from_logits(logits[:, : quarter[0], : quarter[1]])
+        return upsample_classes(classes, shape)
 
 
 def export_onnx_model(model, path: Path, int8: bool = False, force: bool = False) -> Path:

@@ -76,6 +76,9 @@ class TrainOptions:
                                                      ("phantom", 0.15))
     collimation_probability: float = 0.35
     wire_probability: float = 0.25
+    segments: bool = False  # also train the coronary-segment head (ARCADE's label values)
+    segment_weight: float = 0.5  # weight of the segment head's cross-entropy in the loss
+    head_lr_factor: float = 3.0  # the segment head, new, learns at this × the learning rate
 
     def __post_init__(self) -> None:
         if self.data is None and self.phantoms <= 0 and self.arcade is None:
@@ -128,18 +131,32 @@ class TrainResult:
     last_bundle: Path
 
 
-def _loss_function(bce_weight: float):
-    """Masked soft Dice + ``bce_weight`` × masked BCE of logits, labels and weights (B, 1, H, W)."""
+def _loss_function(bce_weight: float, segment_weight: float = 0.0):
+    """Masked soft Dice + ``bce_weight`` × masked BCE of the vessel logits (B, 1, H, W) against
+    labels and weights (B, 1, H, W); for a network with a segment head (output a pair) plus
+    ``segment_weight`` × cross-entropy of the segment logits on their 1/4 grid against the
+    targets (B, H, W) sampled there, whose ``IGNORE_CLASS`` pixels count for nothing."""
     import torch
     from monai.losses import DiceLoss
 
+    from AngioSegLib.anatomy import IGNORE_CLASS
+    from AngioSegLib.model.cenet import vessel_logits
+
     dice = DiceLoss(sigmoid=False, batch=True)
     bce = torch.nn.BCEWithLogitsLoss(reduction="none")
+    cross_entropy = torch.nn.CrossEntropyLoss(ignore_index=IGNORE_CLASS)
 
-    def loss(logits, labels, weights):
-        probability = torch.sigmoid(logits)
-        masked_bce = (bce(logits, labels) * weights).sum() / weights.sum().clamp_min(1.0)
-        return dice(probability * weights, labels * weights) + bce_weight * masked_bce
+    def loss(output, labels, weights, segments=None):
+        vessel = vessel_logits(output)
+        probability = torch.sigmoid(vessel)
+        masked_bce = (bce(vessel, labels) * weights).sum() / weights.sum().clamp_min(1.0)
+        total = dice(probability * weights, labels * weights) + bce_weight * masked_bce
+        if isinstance(output, tuple) and segments is not None:
+            coarse = segments[:, 1::4, 1::4]  # the 1/4 grid's cells, nearest to their centres
+            coarse = coarse[:, : output[1].shape[-2], : output[1].shape[-1]]
+            if (coarse != IGNORE_CLASS).any():
+                total = total + segment_weight * cross_entropy(output[1], coarse)
+        return total
 
     return loss
 
@@ -148,9 +165,11 @@ def predict_probability(network, image: np.ndarray) -> np.ndarray:
     """Vessel probability (H, W) float32 of one normalised image (H, W); network in eval mode."""
     import torch
 
+    from AngioSegLib.model.cenet import vessel_logits
+
     with torch.no_grad():
-        logits = network(torch.from_numpy(np.ascontiguousarray(image, np.float32))[None, None])
-    return torch.sigmoid(logits)[0, 0].numpy()
+        output = network(torch.from_numpy(np.ascontiguousarray(image, np.float32))[None, None])
+    return torch.sigmoid(vessel_logits(output))[0, 0].numpy()
 
 
 def validation_recall(network, samples: list[dict]) -> tuple[float, float]:
@@ -167,6 +186,31 @@ def validation_recall(network, samples: list[dict]) -> tuple[float, float]:
         sen.append((prediction & truth).sum() / max(truth.sum(), 1))
         recall.append(centerline_recall(prediction, truth))
     return float(np.mean(sen)), float(np.mean(recall))
+
+
+def validation_segment_f1(network, samples: list[dict]) -> float:
+    """Mean per-image F1 over the SYNTAX segments (:func:`~AngioSegLib.metrics.segment_scores`)
+    of the thresholded vessel named by branch vote (:mod:`AngioSegLib.anatomy`), against the
+    samples' label maps (NaN without a segment head or samples)."""
+    import torch
+
+    from AngioSegLib.anatomy import IGNORE_CLASS, upsample_classes, vote_along_branches
+    from AngioSegLib.metrics import segment_scores
+
+    if not samples or not getattr(network, "segment_classes", 0):
+        return float("nan")
+    network.eval()
+    scores = []
+    for s in samples:
+        with torch.no_grad():
+            vessel, named = network(torch.from_numpy(np.ascontiguousarray(s["image"],
+                                                                          np.float32))[None])
+        shape = vessel.shape[-2:]
+        vessel = torch.sigmoid(vessel[0, 0]).numpy() > 0.5
+        classes = upsample_classes(named[0].argmax(0).numpy().astype(np.uint8), shape)
+        reference = np.where(s["segments"][0] == IGNORE_CLASS, 0, s["segments"][0])
+        scores.append(segment_scores(vote_along_branches(classes, vessel), reference).mean_f1)
+    return float(np.mean(scores))
 
 
 def validation_dice(network, samples: list[dict]) -> float:
@@ -234,19 +278,36 @@ def _load_samples(options: TrainOptions, progress: ProgressCallback = no_progres
 
 
 def _initial_network(options: TrainOptions):
+    from AngioSegLib.anatomy import SEGMENT_CLASSES
     from AngioSegLib.model import build_network, load_bundle
 
+    classes = SEGMENT_CLASSES if options.segments else 0
     if options.init_from is None:
-        return build_network(options.model)
+        return build_network(options.model, classes)
     loaded = load_bundle(options.init_from)
     architecture = loaded.metadata.get("angioseg", {}).get("architecture", loaded.name)
     if architecture != options.model:
         raise InputError(f"--init-from {options.init_from} is a {architecture!r} network, but "
                          f"--model is {options.model!r}; train --model {architecture} or start "
                          "from a bundle of the same architecture")
-    network = build_network(options.model)
-    network.load_state_dict(loaded.network.state_dict())
+    network = build_network(options.model, classes)
+    # a vessel-only bundle starts a network with a segment head: the head starts afresh
+    missing, unexpected = network.load_state_dict(loaded.network.state_dict(), strict=False)
+    if unexpected or any(not key.startswith("segment_head.") for key in missing):
+        raise InputError(f"--init-from {options.init_from}: its weights do not fit "
+                         f"{options.model} (missing {len(missing)}, unexpected {len(unexpected)})")
     return network
+
+
+def _parameter_groups(network, head_lr_factor: float) -> list[dict]:
+    """Adam parameter groups: the network, and its segment head (if any) at ``head_lr_factor``
+    × the learning rate (it starts from random weights, the rest from a trained model)."""
+    head = getattr(network, "segment_head", None)
+    if head is None:
+        return [{"params": list(network.parameters())}]
+    ids = {id(p) for p in head.parameters()}
+    rest = [p for p in network.parameters() if id(p) not in ids]
+    return [{"params": rest}, {"params": list(head.parameters()), "lr_factor": head_lr_factor}]
 
 
 def _epoch_batches(sources: list[str], options: TrainOptions, epoch: int) -> np.ndarray:
@@ -297,13 +358,13 @@ def train(options: TrainOptions, progress: ProgressCallback = no_progress) -> Tr
     output.mkdir(parents=True, exist_ok=True)
     sources = [s["source"] for s in train_samples]
     network = _initial_network(options)
-    optimiser = torch.optim.Adam(network.parameters(), lr=options.learning_rate,
-                                 weight_decay=options.weight_decay)
-    loss_function = _loss_function(options.bce_weight)
+    optimiser = torch.optim.Adam(_parameter_groups(network, options.head_lr_factor),
+                                 lr=options.learning_rate, weight_decay=options.weight_decay)
+    loss_function = _loss_function(options.bce_weight, options.segment_weight)
     log = {"options": {k: str(v) for k, v in asdict(options).items()}, "epochs": [],
            "hardware": f"{platform.processor() or platform.machine()}, "
                        f"{options.threads} torch threads", "torch": torch.__version__}
-    start_epoch, elapsed_s, best = 0, 0.0, (-1, -1.0)
+    start_epoch, elapsed_s, best = 0, 0.0, (-1, -math.inf)
     if options.resume and checkpoint_path.is_file():
         state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
         network.load_state_dict(state["network"])
@@ -319,8 +380,9 @@ def train(options: TrainOptions, progress: ProgressCallback = no_progress) -> Tr
         started = time.perf_counter()
         rate = options.learning_rate_at(epoch)
         for group in optimiser.param_groups:
-            group["lr"] = rate
-        augment = make_augmentation(options.crop_size, seed=options.seed * 10_007 + epoch)
+            group["lr"] = rate * group.get("lr_factor", 1.0)
+        augment = make_augmentation(options.crop_size, seed=options.seed * 10_007 + epoch,
+                                    flips=not options.segments)
         network.train()
         losses = []
         for step, indices in enumerate(_epoch_batches(sources, options, epoch)):
@@ -329,9 +391,9 @@ def train(options: TrainOptions, progress: ProgressCallback = no_progress) -> Tr
                                  options.normalisation, options.collimation_probability,
                                  options.wire_probability)
                      for k, i in enumerate(indices)]
-            images, labels, weights = batch_samples([augment(d) for d in draws])
+            images, labels, weights, segments = batch_samples([augment(d) for d in draws])
             optimiser.zero_grad()
-            loss = loss_function(network(images), labels, weights)
+            loss = loss_function(network(images), labels, weights, segments)
             loss.backward()
             optimiser.step()
             losses.append(loss.item())
@@ -340,16 +402,19 @@ def train(options: TrainOptions, progress: ProgressCallback = no_progress) -> Tr
         val = validation_dice(network, val_real)
         val_ph = validation_dice(network, val_phantom)
         arcade_sen, arcade_recall = validation_recall(network, val_arcade)
+        segment_f1 = validation_segment_f1(network, val_arcade)
         elapsed_s += time.perf_counter() - started
         score = val if val_real else (val_ph if val_phantom else -float(np.mean(losses)))
         entry = {"epoch": epoch + 1, "lr": rate,
                  "loss": float(np.mean(losses)), "val_dice": val,
                  "phantom_val_dice": val_ph, "arcade_val_sen": arcade_sen,
-                 "arcade_val_cl_recall": arcade_recall, "elapsed_s": round(elapsed_s, 1)}
+                 "arcade_val_cl_recall": arcade_recall, "arcade_val_segment_f1": segment_f1,
+                 "elapsed_s": round(elapsed_s, 1)}
         log["epochs"].append(entry)
         progress(Progress("validate", epoch + 1, options.epochs,
                           f"val Dice {val:.4f}, phantom Dice {val_ph:.4f}, ARCADE Sen "
-                          f"{arcade_sen:.3f} cl-recall {arcade_recall:.3f}"))
+                          f"{arcade_sen:.3f} cl-recall {arcade_recall:.3f} segment F1 "
+                          f"{segment_f1:.3f}"))
         if score > best[1]:
             best = (epoch + 1, float(score))
             _write_bundle(network, output / BUNDLE, options, entry, "best validation Dice")
@@ -370,10 +435,12 @@ def _write_bundle(network, folder: Path, options: TrainOptions, entry: dict,
     training = {"epoch": entry["epoch"], "val_dice": entry["val_dice"],
                 "phantom_val_dice": entry["phantom_val_dice"],
                 "arcade_val_sen": entry.get("arcade_val_sen"),
-                "arcade_val_cl_recall": entry.get("arcade_val_cl_recall"), "seed": options.seed,
+                "arcade_val_cl_recall": entry.get("arcade_val_cl_recall"),
+                "arcade_val_segment_f1": entry.get("arcade_val_segment_f1"), "seed": options.seed,
                 "train_time_s": entry["elapsed_s"], "selection": selection}
     metadata = make_metadata(options.model, input_spacing_mm=None,
-                             normalisation=options.normalisation, training=training)
+                             normalisation=options.normalisation, training=training,
+                             segment_classes=getattr(network, "segment_classes", 0))
     save_bundle(network, folder, metadata, force=True)
 
 

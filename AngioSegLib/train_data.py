@@ -2,10 +2,13 @@
 augmentation.
 
 Every sample is a dict ``{"image": (1, H, W) float32, "label": (1, H, W) float32 {0, 1},
-"weight": (1, H, W) float32 {0, 1}, "frame": (H, W) raw frame, "source": name}`` whose image went
-through :func:`~AngioSegLib.model.normalise.normalise_frame` (with the normalisation being
-trained) on the whole frame, as at inference. ``weight`` is 0 where the label is not to be
-trusted (see :func:`partial_label_weight`); the loss ignores those pixels.
+"weight": (1, H, W) float32 {0, 1}, "segments": (1, H, W) float32 class, "frame": (H, W) raw frame,
+"source": name}`` whose image went through :func:`~AngioSegLib.model.normalise.normalise_frame`
+(with the normalisation being trained) on the whole frame, as at inference. ``weight`` is 0 where
+the label is not to be trusted (see :func:`partial_label_weight`); the loss ignores those pixels.
+``segments`` is the coronary-segment target of the segment head (:mod:`AngioSegLib.anatomy`:
+ARCADE's label value inside its polygons, class 0 on vessels nobody named, and
+``IGNORE_CLASS`` elsewhere and on every XCA and phantom sample; see :func:`segment_target`).
 
 Each draw (:func:`draw_sample`) may render guidewires (:mod:`AngioSegLib.devices`) and a random
 collimation (:mod:`AngioSegLib.collimation`) onto the raw frame first and then normalises it
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from AngioSegLib.anatomy import IGNORE_CLASS
 from AngioSegLib.errors import InputError
 from AngioSegLib.model.normalise import DEFAULT_NORMALISATION, normalise_frame
 
@@ -42,20 +46,43 @@ WIRE_PROBABILITY = 0.25  # share of draws with guidewires
 
 def make_sample(
     frame: np.ndarray, mask: np.ndarray, normalisation: str = DEFAULT_NORMALISATION,
-    weight: np.ndarray | None = None, source: str = "xca",
+    weight: np.ndarray | None = None, source: str = "xca", segments: np.ndarray | None = None,
 ) -> Sample:
-    """A training sample from a raw frame (H, W), its vessel mask (H, W, nonzero = vessel) and
-    an optional loss weight (H, W; None = trust every pixel)."""
+    """A training sample from a raw frame (H, W), its vessel mask (H, W, nonzero = vessel), an
+    optional loss weight (H, W; None = trust every pixel) and segment target (H, W; None =
+    ignored everywhere)."""
     if frame.shape != mask.shape:
         raise InputError(f"frame {frame.shape} and mask {mask.shape} differ in shape")
     label = (np.asarray(mask) > 0).astype(np.float32)[None]
+    if segments is None:
+        segments = np.full(frame.shape, IGNORE_CLASS)
     return {
         "image": normalise_frame(frame, normalisation)[None],
         "label": label,
         "weight": np.ones_like(label) if weight is None else weight.astype(np.float32)[None],
+        "segments": np.asarray(segments, np.float32)[None],
         "frame": np.asarray(frame),
         "source": source,
     }
+
+
+def segment_target(label_map: np.ndarray, teacher: np.ndarray | None = None,
+                   band_px: int = IGNORE_BAND_PX) -> np.ndarray:
+    """(H, W) uint8 target of the segment head from an ARCADE label map (H, W; 0 or a segment
+    value): the value inside each polygon; class 0 ("no named segment") where the ``teacher``
+    probability (H, W) calls vessel more than ``band_px`` from every polygon and off the border
+    strip (the visible branches nobody named); ``IGNORE_CLASS`` elsewhere."""
+    import cv2
+
+    label_map = np.asarray(label_map)
+    target = np.where(label_map > 0, label_map, IGNORE_CLASS).astype(np.uint8)
+    if teacher is not None:
+        near = cv2.dilate((label_map > 0).astype(np.uint8), _disk(band_px)) > 0
+        unnamed = (np.asarray(teacher) > TEACHER_LEVEL) & ~near
+        b = TEACHER_BORDER_PX
+        unnamed[:b], unnamed[-b:], unnamed[:, :b], unnamed[:, -b:] = False, False, False, False
+        target[unnamed] = 0
+    return target
 
 
 def _disk(radius_px: int) -> np.ndarray:
@@ -113,10 +140,13 @@ def load_label_map_samples(
     pairs = pair_images(folder / "images", folder / "labels")[:limit]
     samples = []
     for k, pair in enumerate(pairs):
-        frame, label = read_gray(pair.image), read_gray(pair.mask) > 0
+        frame, label_map = read_gray(pair.image), read_gray(pair.mask)
         prediction = None if teacher is None else teacher.segment_frames(frame[None])[0]
-        weight = partial_label_weight(label, teacher=prediction if partial == "teacher" else None)
-        samples.append(make_sample(frame, label, normalisation, weight, "arcade"))
+        used = prediction if partial == "teacher" else None
+        label = label_map > 0
+        weight = partial_label_weight(label, teacher=used)
+        samples.append(make_sample(frame, label, normalisation, weight, "arcade",
+                                   segment_target(label_map, used)))
         if progress is not None:
             progress(Progress("load", k + 1, len(pairs), f"{folder.name} {pair.image.name}"))
     return samples
@@ -199,8 +229,10 @@ def draw_sample(sample: Sample, rng: np.random.Generator, normalisation: str,
     from AngioSegLib.collimation import collimate, random_collimation
     from AngioSegLib.devices import add_wire, random_wire
 
-    out = {"image": sample["image"], "label": sample["label"], "weight": sample["weight"]}
+    out = {"image": sample["image"], "label": sample["label"], "weight": sample["weight"],
+           "segments": sample["segments"]}
     frame, label, weight = sample["frame"], sample["label"][0], sample["weight"][0]
+    segments = sample["segments"][0]
     changed = False
     if rng.random() < wire_probability:
         for _ in range(int(rng.integers(1, 3))):
@@ -210,16 +242,19 @@ def draw_sample(sample: Sample, rng: np.random.Generator, normalisation: str,
     if rng.random() < collimation_probability:
         frame, label, field = collimate(frame, label, random_collimation(rng), rng)
         weight = np.maximum(weight, (~field).astype(np.float32))
+        segments = np.where(field, segments, IGNORE_CLASS).astype(np.float32)
         changed = True
     if changed:
         out = {"image": normalise_frame(frame, normalisation)[None], "label": label[None],
-               "weight": weight[None]}
+               "weight": weight[None], "segments": segments[None]}
     return out
 
 
-def make_augmentation(crop_size: int, seed: int):
-    """MONAI dictionary transforms: scale 0.6–1.6, pad/crop, flips, rotations, elastic,
-    intensity, gamma, noise; ``label`` and ``weight`` follow the image (nearest)."""
+def make_augmentation(crop_size: int, seed: int, flips: bool = True):
+    """MONAI dictionary transforms: scale 0.6–1.6, pad/crop, flips and quarter turns (unless
+    ``flips`` is off: a segment head learns which side of the heart a vessel lies on), small
+    rotations, elastic, intensity, gamma, noise; ``label``, ``weight`` and ``segments`` follow
+    the image (nearest)."""
     from monai.transforms import (
         Compose,
         Rand2DElasticd,
@@ -235,16 +270,17 @@ def make_augmentation(crop_size: int, seed: int):
         SpatialPadd,
     )
 
-    keys = ("image", "label", "weight")
-    nearest = ("bilinear", "nearest", "nearest")
+    keys = ("image", "label", "weight", "segments")
+    nearest = ("bilinear", "nearest", "nearest", "nearest")
+    turns = [RandFlipd(keys, prob=0.5, spatial_axis=0), RandFlipd(keys, prob=0.5, spatial_axis=1),
+             RandRotate90d(keys, prob=0.5)] if flips else []
     transform = Compose([
-        RandZoomd(keys, prob=0.5, min_zoom=0.6, max_zoom=1.6, mode=("area", "nearest", "nearest"),
-                  padding_mode="reflect", keep_size=False),
+        RandZoomd(keys, prob=0.5, min_zoom=0.6, max_zoom=1.6,
+                  mode=("area", "nearest", "nearest", "nearest"), padding_mode="reflect",
+                  keep_size=False),
         SpatialPadd(keys, spatial_size=(crop_size, crop_size), mode="reflect"),
         RandSpatialCropd(keys, roi_size=(crop_size, crop_size), random_size=False),
-        RandFlipd(keys, prob=0.5, spatial_axis=0),
-        RandFlipd(keys, prob=0.5, spatial_axis=1),
-        RandRotate90d(keys, prob=0.5),
+        *turns,
         RandAffined(keys, prob=0.3, rotate_range=(0.3,), scale_range=(0.1, 0.1),
                     mode=nearest, padding_mode="reflection"),
         Rand2DElasticd(keys, prob=0.1, spacing=(32, 32), magnitude_range=(1.0, 2.0),
@@ -259,7 +295,8 @@ def make_augmentation(crop_size: int, seed: int):
 
 
 def batch_samples(samples: list[Sample]):
-    """Stack samples into ``(images, labels, weights)`` float32 tensors (B, 1, H, W)."""
+    """Stack samples into ``(images, labels, weights)`` float32 tensors (B, 1, H, W) and the
+    segment targets (B, H, W) int64."""
     import torch
 
     def plain(array) -> torch.Tensor:  # MONAI transforms return MetaTensors
@@ -268,4 +305,5 @@ def batch_samples(samples: list[Sample]):
     images = torch.stack([plain(s["image"]) for s in samples])
     labels = torch.stack([plain(s["label"]) for s in samples])
     weights = torch.stack([plain(s["weight"]) for s in samples])
-    return images, labels, weights
+    segments = torch.stack([plain(s["segments"])[0] for s in samples]).round().long()
+    return images, labels, weights, segments

@@ -109,7 +109,7 @@ def test_undecodable_transfer_syntax_is_one_line(tmp_path, capsys):
     [
         (["--temporal-k", "abc"], "Invalid value for '--temporal-k': Input should be a valid int"),
         (["--bogus"], "No such option: --bogus (see 'angioseg segment --help')"),
-        (["--forc"], "No such option: --forc (Possible options: --force)"),
+        (["--forc"], "No such option: --forc (Possible options: --force, --store)"),
     ],
     ids=["bad-int", "unknown-option", "mistyped-option"],
 )

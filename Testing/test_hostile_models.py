@@ -133,12 +133,13 @@ def test_a_local_folder_wins_over_a_registered_name(light, tmp_path, monkeypatch
 
 @pytest.mark.parametrize(("name", "match"), [
     ("cenet-lite", "unknown model 'cenet-lite' (did you mean 'cenet-light'?): give a registered "
-                   "model (cenet-r34, cenet-light) or the path of a bundle folder, a folder "
+                   "model (cenet-r34, cenet-light, cenet-light-syntax) or the path of a bundle "
+                   "folder, a folder "
                    "holding configs/metadata.json and models/model.pt; there is no folder "
                    "'cenet-lite' in "),
     ("mybundel", "unknown model 'mybundel' (did you mean 'mybundle'?)"),
-    ("zebra", "unknown model 'zebra': give a registered model (cenet-r34, cenet-light) or the "
-              "path of a bundle folder"),
+    ("zebra", "unknown model 'zebra': give a registered model (cenet-r34, cenet-light, "
+              "cenet-light-syntax) or the path of a bundle folder"),
     ("nowhere/zebra", "no model bundle at nowhere/zebra: the folder does not exist"),
 ])
 def test_unknown_names_list_the_registered_models(bundle, capsys, monkeypatch, name, match):

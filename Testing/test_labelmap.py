@@ -109,7 +109,7 @@ def test_no_overwrite_without_force_and_nothing_left_on_error(writer, masks, tmp
     assert path.stat().st_size > 100
     with pytest.raises(InputError, match="one time per frame"):
         writer(masks, tmp_path / "other", frame_times_s=TIMES_S[:2])
-    with pytest.raises(InputError, match="only 0 and 1"):
+    with pytest.raises(InputError, match="only whole values 0–1"):
         writer(masks * 2, tmp_path / "other")
     with pytest.raises(InputError, match=r"\(T, H, W\)"):
         writer(masks[0], tmp_path / "other")

@@ -353,8 +353,10 @@ def test_a_run_stored_as_intensity_is_logged_for_densitometry(lesion_phantom):
     linear = replace(lesion_phantom.cine, frames=4000.0 * np.exp(-line_integral),
                      pixel_intensity_relationship="LIN")
     probabilities = lesion_phantom.masks.astype(np.float32)
-    on_display = analyze_run(lesion_phantom.cine, probabilities, lesion_phantom.masks).stenoses
-    on_linear = analyze_run(linear, probabilities, lesion_phantom.masks).stenoses
+    options = QcaOptions(mld_method="densitometric")
+    logged = replace(lesion_phantom.cine, pixel_intensity_relationship="LOG")
+    on_display = analyze_run(logged, probabilities, lesion_phantom.masks, options).stenoses
+    on_linear = analyze_run(linear, probabilities, lesion_phantom.masks, options).stenoses
     assert on_display and [s.segment_id for s in on_linear] == [s.segment_id for s in on_display]
     for a, b in zip(on_linear, on_display, strict=True):
         assert a.mld_method == "densitometric"
@@ -417,6 +419,73 @@ def test_without_r_waves_the_peak_frame_is_analysed(small_phantom):
     analysis = analyze_run(cine, masks.astype(np.float32), masks)
     assert analysis.analysis_frame == analysis.filling_curve.peak_frame
     assert "no R-wave pointers" in analysis.analysis_rule
+
+
+def test_the_user_picks_the_analysis_frame(small_phantom):
+    masks = small_phantom.masks
+    analysis = analyze_run(small_phantom.cine, masks.astype(np.float32), masks,
+                           QcaOptions(analysis_frame=1))
+    assert analysis.analysis_frame == 1 and analysis.analysis_rule == "chosen by the user"
+    assert all(s.frame == 1 for s in analysis.segments)
+    with pytest.raises(InputError, match="analysis frame 999 is not in the run"):
+        analyze_run(small_phantom.cine, masks.astype(np.float32), masks,
+                    QcaOptions(analysis_frame=999))
+
+
+def test_one_lesion_list_in_console_json_csv_and_plots(run_analysis):
+    """Every listed stenosis is its segment's own numbers when it is the segment's first, the
+    console lines are the stenosis list's, and a segment's plot is titled with its most severe
+    listed lesion (never with an unlisted stretch)."""
+    from AngioSegLib.qca_plots import plot_diameter_profile
+
+    analysis = run_analysis
+    lines = analysis.summary_lines()[1:]
+    assert len(lines) == max(len(analysis.stenoses), 1)
+    data = analysis.to_json()
+    assert [s["percent_diameter_stenosis_percent"] for s in data["stenoses"]] == [
+        s.percent_diameter_stenosis for s in analysis.stenoses]
+    for segment in analysis.segments:
+        listed = [s for s in analysis.stenoses if s.segment_id == segment.segment_id]
+        assert segment.n_stenoses == len(listed)
+        if listed:
+            assert segment.percent_diameter_stenosis in [s.percent_diameter_stenosis
+                                                         for s in listed]
+    for stenosis, line in zip(analysis.stenoses, lines, strict=False):
+        assert line.startswith(f"{stenosis.segment_label}: "
+                               f"{stenosis.percent_diameter_stenosis:.0f} %DS")
+    captured = {}
+    import AngioSegLib.qca_plots as plots
+
+    original = plots.plt.Axes.set_title
+
+    def spy(self, label, *args, **kwargs):
+        captured["title"] = label
+        return original(self, label, *args, **kwargs)
+
+    plots.plt.Axes.set_title = spy
+    try:
+        for segment in analysis.segments:
+            plot_diameter_profile(segment, analysis)
+            listed = [s for s in analysis.stenoses if s.segment_id == segment.segment_id]
+            if listed:
+                worst = max(listed, key=lambda s: s.percent_diameter_stenosis)
+                assert captured["title"].endswith(
+                    f": {worst.percent_diameter_stenosis:.0f} %DS, "
+                    f"{worst.percent_area_stenosis:.0f} %AS")
+            else:
+                assert captured["title"].endswith("no listed stenosis")
+    finally:
+        plots.plt.Axes.set_title = original
+
+
+def test_qca_points_option_is_parsed():
+    from AngioSegLib.cli.segment import _parse_qca_points
+
+    assert _parse_qca_points("10,20 30.5,40") == ((10.0, 20.0), (30.5, 40.0))
+    assert _parse_qca_points("10,20,30,40") == ((10.0, 20.0), (30.0, 40.0))
+    assert _parse_qca_points(None) is None
+    with pytest.raises(InputError, match="--qca-points needs two pixels"):
+        _parse_qca_points("10,20")
 
 
 def test_analysis_frame_is_the_r_wave_nearest_peak_opacification():
@@ -488,3 +557,18 @@ def test_plots_are_png_and_written_atomically(run_analysis, tmp_path):
     with pytest.raises(OutputExistsError, match="already exists"):
         plot_diameter_profile(segment, run_analysis, tmp_path / "profile.png")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["profile.png"]
+
+
+def test_report_shows_the_stenosis_list_and_what_was_excluded(small_phantom, run_analysis):
+    """The report's stenosis table has a row per listed stenosis, with both MLDs."""
+    from AngioSegLib.pipeline import PipelineOptions, Result
+    from AngioSegLib.report import render_report_html
+
+    result = Result(cine=small_phantom.cine, options=PipelineOptions(),
+                    probabilities=small_phantom.masks.astype(np.float32),
+                    masks=small_phantom.masks, analysis=run_analysis)
+    page = render_report_html(result)
+    assert "MLD, densitometric" in page and "through a break" in page
+    for s in run_analysis.stenoses:
+        assert (f"<td>{s.segment_label}</td><td>–</td><td>{s.percent_diameter_stenosis:.0f}</td>"
+                in page)  # no coronary segment named by a vessel-only model

@@ -20,6 +20,16 @@ from AngioSegLib.phantom import PhantomOptions, make_phantom
 N_FRAMES = 6
 
 
+@pytest.fixture(autouse=True)
+def strict_dicom():
+    """Every value written must be valid for its VR (pydicom raises instead of warning)."""
+    settings = pydicom.config.settings
+    saved = settings.writing_validation_mode
+    settings.writing_validation_mode = pydicom.config.RAISE
+    yield
+    settings.writing_validation_mode = saved
+
+
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
     """A phantom written as XA and read back: (cine, masks with empty first and last frames)."""

@@ -185,6 +185,23 @@ def test_label_sequence_plays_with_the_cine(scene, phantom):
     np.testing.assert_array_equal(M.masksFromLabelSequence(labels), phantom.masks)
 
 
+def test_anatomy_plays_as_a_second_label_sequence_named_by_segment(scene, phantom):
+    sequence = M.addVolumeSequence(scene, referenced(phantom.cine))
+    M.addLabelSequence(scene, phantom.masks, sequence)
+    anatomy = np.where(phantom.masks > 0, 7, 0).astype(np.uint8)
+    anatomy[:, :, : anatomy.shape[2] // 2] = 0  # left half: vessel of no named segment
+    labels = M.addLabelSequence(scene, anatomy, sequence, "anatomy", M.anatomyColorNode(scene))
+    browser = M.sequenceBrowser(scene, sequence)
+    assert browser.GetNumberOfSynchronizedSequenceNodes() >= 2
+    browser.SetSelectedItemNumber(2)
+    proxy = browser.GetProxyNode(labels)
+    np.testing.assert_array_equal(array_of(proxy), anatomy[2])
+    color = scene.GetNodeByID(proxy.GetDisplayNode().GetColorNodeID())
+    assert color.GetName() == "AngioSeg coronary segments"
+    assert color.GetColorName(7) == "7 LAD mid" and color.GetColorName(10) == "9a First diagonal a"
+    assert M.anatomyColorNode(scene) is color  # one table per scene
+
+
 def test_each_label_frame_has_its_image_frame_geometry(scene, phantom):
     sequence = M.addVolumeSequence(scene, phantom.cine)
     for index in range(sequence.GetNumberOfDataNodes()):  # per-frame table shift and zoom
@@ -433,7 +450,6 @@ def test_background_job_reports_each_frame_and_returns_the_result(small_cine, un
     assert frames[-1] == (3, 3) and [d for d, _ in frames] == sorted(d for d, _ in frames)
     assert {"temporal", "done"} <= {e.stage for e in events}
     assert result.masks.shape == (3, 64, 64) and result.masks.dtype == np.uint8
-    assert result.raw_probabilities is None  # not sent back: the widget does not use it
     direct = run(small_cine, options)
     assert direct.probabilities.std() > 0
     np.testing.assert_allclose(result.probabilities, direct.probabilities, atol=1e-5)

@@ -6,7 +6,13 @@ frame. Probabilities come from ``--probabilities-from``:
 
 * ``mask``: the ground-truth mask itself (binary);
 * ``blurred``: the mask blurred with a Gaussian of σ 0.7 px (a smooth, calibrated probability);
+* ``network``: what the shipped network does, simulated: the true mask 0.2 mm too wide and lost
+  where the true lumen is under 0.5 mm (broken at tight lesions), blurred (σ 0.7 px);
 * ``model``: the shipped Segmenter on the rendered frame (needs a trained model).
+
+``--config before`` runs the 0.3 QCA (borders on the probability map, no bridging, no overlap or
+on-vessel checks); ``after`` (default) the current one (borders on the frame, bridged breaks,
+overlap left out, lesions on vessels only).
 
 The frame itself (noisy) goes to QCA too, for the densitometric MLD (``--mld-method``).
 
@@ -25,7 +31,7 @@ frame.
 
     .venv/bin/python benchmarks/bench_qca.py [--seeds 8] [--first-seed 0] [--spacings 0.15 0.2 0.3]
         [--probabilities-from mask blurred model] [--size 384] [--diameter-method integral]
-        [--mld-method densitometric] [--model cenet-light] [--lesions]
+        [--mld-method densitometric] [--model cenet-light] [--lesions] [--config before after]
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from dataclasses import replace
 
 import numpy as np
 from scipy import ndimage
@@ -50,12 +57,34 @@ def _phantom(seed: int, spacing: float, size: int):
                                        stenoses=specs))
 
 
-def _probability(run, source: str, segmenter) -> np.ndarray:
+NETWORK_WIDENING_MM = 0.2  # total, as measured on the shipped network (cenet-light 0.3.0)
+NETWORK_BREAK_MM = 0.5  # it loses lumens narrower than this
+
+
+def _network(run, spacing: float) -> np.ndarray:
+    """The simulated network's probability: widened, broken at tight lumens (see above)."""
+    mask = run.masks[0].astype(bool)
+    lost = np.zeros(mask.shape, bool)
+    for line in run.centerlines[0]:
+        thin = line.points_rc[2.0 * line.radius_mm < NETWORK_BREAK_MM]
+        r, c = np.clip(np.round(thin).astype(int), 0, np.array(mask.shape) - 1).T
+        lost[r, c] = True
+    if lost.any():
+        reach = NETWORK_BREAK_MM / spacing + 1.0
+        mask &= ndimage.distance_transform_edt(~lost) > reach
+    outside = ndimage.distance_transform_edt(~mask)
+    wide = outside <= 0.5 * NETWORK_WIDENING_MM / spacing + 0.5
+    return ndimage.gaussian_filter(wide.astype(np.float32), 0.7)
+
+
+def _probability(run, source: str, segmenter, spacing: float) -> np.ndarray:
     mask = run.masks[0].astype(np.float32)
     if source == "mask":
         return mask
     if source == "blurred":
         return ndimage.gaussian_filter(mask, 0.7)
+    if source == "network":
+        return _network(run, spacing)
     return segmenter.segment_frames(run.cine)[0]
 
 
@@ -132,9 +161,9 @@ def _evaluate(source, seeds, spacings, size, segmenter, options):
     for seed in seeds:
         for spacing in spacings:
             run = _phantom(seed, spacing, size)
-            probability = _probability(run, source, segmenter)
+            probability = _probability(run, source, segmenter, spacing)
             start = time.perf_counter()
-            segments = measure_segments(probability, run.masks[0] if source != "model"
+            segments = measure_segments(probability, run.masks[0] if source in ("mask", "blurred")
                                         else (probability >= 0.5).astype(np.uint8),
                                         spacing, "mm", 0, options, image=run.cine.frame(0))
             rows["seconds"].append(time.perf_counter() - start)
@@ -198,7 +227,9 @@ def main() -> None:
     parser.add_argument("--spacings", type=float, nargs="+", default=[0.15, 0.2, 0.3])
     parser.add_argument("--size", type=int, default=384)
     parser.add_argument("--probabilities-from", nargs="+", default=["mask", "blurred"],
-                        choices=["mask", "blurred", "model"], dest="sources")
+                        choices=["mask", "blurred", "network", "model"], dest="sources")
+    parser.add_argument("--config", default="after", choices=["before", "after"],
+                        help="the 0.3 QCA (before) or the current one (after)")
     parser.add_argument("--diameter-method", default="integral", choices=["integral", "iso"])
     parser.add_argument("--mld-method", default="densitometric", choices=["densitometric", "edge"])
     parser.add_argument("--lesions", action="store_true",
@@ -215,7 +246,8 @@ def main() -> None:
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     print(f"QCA on seeds {seeds.start}–{seeds.stop - 1} × spacings {args.spacings} mm/pixel, "
           f"{args.size}² px, 2 planted lesions each (30–80 %DS, 4–8 mm); errors = measured − true, "
-          f"mean ± SD; diameters: {args.diameter_method}, MLD: {args.mld_method}")
+          f"mean ± SD; diameters: {args.diameter_method}, MLD: {args.mld_method}, "
+          f"QCA: {args.config}")
     header = (f"{'probabilities':<14}{'found':>8}{'MLD error (mm)':>34}{'%DS error (points)':>34}"
               f"{'RVD error (mm)':>34}{'length error (%)':>34}{'FP':>5}{'s/frame':>9}")
     print(header)
@@ -223,6 +255,9 @@ def main() -> None:
     catheter = []
     for source in args.sources:
         options = QcaOptions(diameter_method=args.diameter_method, mld_method=args.mld_method)
+        if args.config == "before":
+            options = replace(options, border_method="probability", bridge_gaps=False,
+                              exclude_overlap=False, min_vessel_snr=0.0)
         rows = _evaluate(source, seeds, args.spacings, args.size, segmenter, options)
         catheter += rows["catheter"]
         print(f"{source:<14}{rows['found']:>4}/{rows['planted']:<3}{_stats(rows['mld']):>34}"

@@ -8,7 +8,8 @@ The bundle is a run's ``bundle`` (best epoch) or ``last`` (last epoch) folder; t
 
 Scores on the validation list of data_splits/xca_split.json (whole image and inside the field of
 view, raw grey > 10), on ARCADE's 200 validation angiograms (partial labels: Sen and centerline
-recall are the figures to read), both through the Segmenter as users run it, and on 16 fresh
+recall are the figures to read; for a model with a segment head also the coronary-segment scores
+of :mod:`AngioSegLib.evaluate`), both through the Segmenter as users run it, and on 16 fresh
 phantom frames (seed 999); prints the metrics as JSON. With
 --write, replaces AngioSegLib/models/NAME by the run's bundle and records the metrics, epochs,
 training time and command in its configs/metadata.json. MODEL_CARD.md is edited by hand.
@@ -27,7 +28,7 @@ import torch
 
 from AngioSegLib.evaluate import evaluate_pairs, pair_images, read_gray, read_split
 from AngioSegLib.metrics import mean_scores, score_segmentation
-from AngioSegLib.model import MODELS_DIR, check_bundle, load_bundle
+from AngioSegLib.model import MODELS_DIR, check_bundle, load_bundle, make_metadata
 from AngioSegLib.train import predict_probability, score_samples
 from AngioSegLib.train_data import load_folder_samples, make_phantom_samples
 
@@ -54,10 +55,13 @@ def score(model) -> dict:
     from AngioSegLib.segment import Segmenter
 
     segmenter = Segmenter(model, device="cpu", threads=2)
+    named = bool(segmenter.segment_classes)
     arcade = evaluate_pairs(pair_images(ARCADE_VAL / "images", ARCADE_VAL / "labels"), segmenter,
-                            label_maps=True)
+                            label_maps=True, segments=named)
+    segments = {"arcade_val_200_segments": arcade.segments.to_json()} if named else {}
     return {
         "arcade_val_200_segmenter": arcade.mean.to_dict(),
+        **segments,
         "xca_val_8_images_segmenter": evaluate_pairs(pairs, segmenter).mean.to_dict(),
         "xca_val_8_images": score_samples(network, val).to_dict(),
         "xca_val_8_images_fov_gt10": mean_scores(inside).to_dict(),
@@ -88,6 +92,10 @@ def main(bundle: Path, name: str, command: str, write: bool, version: str | None
         card.write_text(card_text)
     meta_path = target / "configs" / "metadata.json"
     meta = json.loads(meta_path.read_text())
+    meta["angioseg"]["name"] = name
+    classes = int(meta["angioseg"].get("segment_classes") or 0)
+    meta["network_data_format"] = make_metadata(name, segment_classes=classes)[
+        "network_data_format"]  # the contract as this version of AngioSeg writes it
     if version is not None:
         meta["version"] = version
         meta["changelog"] = {version: change or "", **changelog}

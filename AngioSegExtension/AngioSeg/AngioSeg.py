@@ -85,6 +85,7 @@ class AngioSegOutputs:
     summaryTable: object = None
     charts: tuple = ()
     segmentation: object = None
+    anatomySequence: object = None  # coronary-segment labels (models with a segment head)
 
 
 #
@@ -275,6 +276,10 @@ class AngioSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             # the file dialog has already asked before replacing an existing file
             written = self.logic.exportSeg(self._parameterNode.labelSequence, path, force=True)
             self.log(f"DICOM SEG written: {written}")
+            report, why = self.logic.exportSr(self._parameterNode.labelSequence, written,
+                                              force=True)
+            self.log(f"DICOM SR measurements written: {report}" if report else
+                     f"no DICOM SR measurements: {why}")
 
     def onEditFrame(self) -> None:
         with slicer.util.tryWithErrorDisplay("AngioSeg could not make a segmentation", True):
@@ -421,6 +426,10 @@ class AngioSegLogic(ScriptedLoadableModuleLogic):
         tables = AngioSegQCANodes.addTables(scene, result, sequenceNode.GetName())
         charts = AngioSegQCANodes.addCharts(scene, result, tables, sequenceNode.GetName())
         outputs = AngioSegOutputs(labelSequence, *tables, charts=charts)
+        if result.anatomy is not None:
+            outputs.anatomySequence = AngioSegMRML.addLabelSequence(
+                scene, result.anatomy, sequenceNode, f"{sequenceNode.GetName()} anatomy",
+                AngioSegMRML.anatomyColorNode(scene))
         proxy = AngioSegMRML.proxyNode(scene, labelSequence)
         if createSegmentation and proxy is not None:
             outputs.segmentation = AngioSegMRML.addSegmentationFromLabel(scene, proxy)
@@ -509,6 +518,30 @@ class AngioSegLogic(ScriptedLoadableModuleLogic):
             algorithm_name=f"AngioSeg {model}".strip(), algorithm_version=version or "0",
             force=force,
         )
+
+    def exportSr(self, labelSequence, segPath, force: bool = False):
+        """Write measurements.dcm (DICOM SR, TID 1500) beside the SEG at ``segPath``.
+
+        Returns (path, None), or (None, why) when there is no QCA of these labels: the run was
+        not measured in this session, or the labels were edited after it (the numbers would not
+        be those of the SEG).
+        """
+        import AngioSegMRML
+        import numpy as np
+
+        from AngioSegLib import __version__
+        from AngioSegLib.io.sr import SrAlgorithm, write_sr
+
+        result = self.results.get(labelSequence.GetID())
+        if result is None or result.analysis is None or not result.analysis.segments:
+            return None, "no QCA of these labels in this session (segment the run again)"
+        masks = AngioSegMRML.masksFromLabelSequence(labelSequence)
+        if not np.array_equal(masks, result.masks):
+            return None, "the labels were edited after QCA, whose numbers are of the unedited run"
+        algorithm = SrAlgorithm(f"AngioSeg {result.model_name}", result.model_version or "0",
+                                __version__)
+        path = Path(segPath).with_name("measurements.dcm")
+        return write_sr(result.analysis, result.cine, segPath, path, algorithm, force=force), None
 
 
 #

@@ -2,7 +2,9 @@
 
 Slicer's SEG plugin expects 3D volumes; a SEG whose frames reference XA / XRF frames is a 2D + time
 segmentation, so this plugin offers it (with a higher confidence) as a labelmap sequence that
-plays with the referenced cine when that is loaded. Registered by the AngioSeg module.
+plays with the referenced cine when that is loaded; an AngioSeg coronary-segment SEG
+(``anatomy.dcm``) becomes a label sequence with the segments' color table. Registered by the
+AngioSeg module.
 """
 
 from __future__ import annotations
@@ -69,16 +71,31 @@ class AngioSegDICOMPluginClass(DICOMPlugin):
         uid = loadable.referencedInstanceUIDs[0]
         source = AngioSegMRML.findSequenceByInstanceUid(scene, uid) or self.loadReferencedCine(uid)
         frames = source.GetNumberOfDataNodes() if source is not None else None
-        data = read_seg(loadable.files[0], n_frames=frames)
-        labelSequence = AngioSegMRML.addSegLabelSequence(
-            scene, data.masks, loadable.name, referencedUid=data.source_sop_instance_uid
-        )
+        if self.isAnatomy(loadable.files[0]):
+            from AngioSegLib.io.anatomy_seg import read_anatomy_seg
+
+            labelSequence = AngioSegMRML.addSegLabelSequence(
+                scene, read_anatomy_seg(loadable.files[0], n_frames=frames), loadable.name,
+                referencedUid=uid, colorNode=AngioSegMRML.anatomyColorNode(scene))
+        else:
+            data = read_seg(loadable.files[0], n_frames=frames)
+            labelSequence = AngioSegMRML.addSegLabelSequence(
+                scene, data.masks, loadable.name, referencedUid=data.source_sop_instance_uid
+            )
         browser = AngioSegMRML.sequenceBrowser(scene, labelSequence)
         slicer.modules.sequences.showSequenceBrowser(browser)
         slicer.util.setSliceViewerLayers(
             label=browser.GetProxyNode(labelSequence), labelOpacity=0.5
         )
         return labelSequence
+
+    @staticmethod
+    def isAnatomy(path) -> bool:
+        """Whether the SEG at ``path`` holds AngioSeg's coronary segments (its content label)."""
+        from AngioSegLib.io.anatomy_seg import ANATOMY_SERIES
+
+        dataset = pydicom.dcmread(path, stop_before_pixels=True)
+        return str(getattr(dataset, "ContentLabel", "")) == ANATOMY_SERIES.content_label
 
     @staticmethod
     def loadReferencedCine(instanceUid: str):

@@ -278,13 +278,35 @@ def vesselColorNode(scene):
     return node
 
 
-def addLabelSequence(scene, masks: np.ndarray, inputSequence, name: str | None = None):
+def anatomyColorNode(scene):
+    """The "AngioSeg coronary segments" color table (0 background, 1–25 the SYNTAX segments by
+    ARCADE's label values, named "7 LAD mid" and so on), created once per scene."""
+    from AngioSegLib.anatomy import SEGMENT_CLASSES, SEGMENTS
+
+    name = "AngioSeg coronary segments"
+    node = scene.GetFirstNodeByName(name)
+    if node is not None and node.IsA("vtkMRMLColorTableNode"):
+        return node
+    node = scene.AddNewNodeByClass("vtkMRMLColorTableNode", name)
+    node.SetTypeToUser()
+    node.SetNumberOfColors(SEGMENT_CLASSES)
+    node.SetColor(0, "background", 0.0, 0.0, 0.0, 0.0)
+    for segment in SEGMENTS:
+        node.SetColor(segment.value, f"{segment.syntax} {segment.name}",
+                      *(c / 255.0 for c in segment.colour), 1.0)
+    node.SetAttribute("Category", "AngioSeg")
+    return node
+
+
+def addLabelSequence(scene, masks: np.ndarray, inputSequence, name: str | None = None,
+                     colorNode=None):
     """Add ``masks`` (T, H, W) as a labelmap sequence synchronized with ``inputSequence``.
 
     The labelmap sequence has the input's index name, unit, type and values, and each label frame
     the extent and IJK→RAS geometry of the matching input frame. It is added to the input's
-    sequence browser (one is created if there is none) so the labels play with the cine.
-    Returns the labelmap sequence node.
+    sequence browser (one is created if there is none) so the labels play with the cine, shown
+    with ``colorNode`` (default: the vessel color table; :func:`anatomyColorNode` for the
+    coronary segments). Returns the labelmap sequence node.
     """
     frameNodes = sequenceFrameNodes(inputSequence)
     masks = np.asarray(masks)
@@ -317,13 +339,13 @@ def addLabelSequence(scene, masks: np.ndarray, inputSequence, name: str | None =
     browser.SetSaveChanges(labelSequence, True)
     proxy = browser.GetProxyNode(labelSequence)
     if proxy is not None:
-        _showAsVessels(scene, proxy)
+        _showAsVessels(scene, proxy, colorNode)
     return labelSequence
 
 
-def _showAsVessels(scene, labelNode) -> None:
-    """Display ``labelNode`` with the AngioSeg color table."""
-    colorId = vesselColorNode(scene).GetID()
+def _showAsVessels(scene, labelNode, colorNode=None) -> None:
+    """Display ``labelNode`` with ``colorNode`` (default: the AngioSeg vessel color table)."""
+    colorId = (colorNode or vesselColorNode(scene)).GetID()
     display = labelNode.GetDisplayNode()
     if display is None:
         display = slicer.vtkMRMLLabelMapVolumeDisplayNode()
@@ -428,9 +450,10 @@ def findSequenceByInstanceUid(scene, instanceUid: str):
 
 def addSegLabelSequence(
     scene, masks: np.ndarray, name: str, referencedUid: str | None = None,
-    frameTimes: np.ndarray | None = None, mmPerPixel: float | None = None,
+    frameTimes: np.ndarray | None = None, mmPerPixel: float | None = None, colorNode=None,
 ):
-    """Add DICOM SEG masks (T, H, W) as a labelmap sequence.
+    """Add DICOM SEG masks (T, H, W) as a labelmap sequence, shown with ``colorNode`` (default:
+    the vessel color table).
 
     When the referenced XA run is in the scene with as many frames, the labels join its browser
     with its index and geometry; otherwise they get their own browser, laid out as the DICOM
@@ -439,7 +462,7 @@ def addSegLabelSequence(
     masks = np.asarray(masks, dtype=np.uint8)
     source = findSequenceByInstanceUid(scene, referencedUid) if referencedUid else None
     if source is not None and source.GetNumberOfDataNodes() == masks.shape[0]:
-        return addLabelSequence(scene, masks, source, name)
+        return addLabelSequence(scene, masks, source, name, colorNode)
     labelSequence = scene.AddNewNodeByClass("vtkMRMLSequenceNode", name)
     values = setIndex(labelSequence, frameTimes, masks.shape[0])
     scale = mmPerPixel or 1.0
@@ -455,5 +478,5 @@ def addSegLabelSequence(
     browser.SetAndObserveMasterSequenceNodeID(labelSequence.GetID())
     proxy = browser.GetProxyNode(labelSequence)
     if proxy is not None:
-        _showAsVessels(scene, proxy)
+        _showAsVessels(scene, proxy, colorNode)
     return labelSequence

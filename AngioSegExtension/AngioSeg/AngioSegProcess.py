@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 PROGRESS_PREFIX = "ANGIOSEG_PROGRESS "
@@ -231,7 +231,6 @@ def runWorker(folder: Path) -> int:
         with open(folder / INPUT_FILE, "rb") as file:
             cine, options = pickle.load(file)
         result = run(cine, options, progress=progress)
-        result = replace(result, raw_probabilities=None)
         partial = folder / (RESULT_FILE + ".part")
         with open(partial, "wb") as file:
             pickle.dump(result, file, protocol=pickle.HIGHEST_PROTOCOL)

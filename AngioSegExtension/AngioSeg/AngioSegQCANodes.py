@@ -45,6 +45,8 @@ FIELD_LABELS = {
     "n_segments": ("Segments", ""),
     "reference_method": ("Reference method", ""),
     "mld_method": ("MLD method", ""),
+    "syntax_segment": ("SYNTAX segment", ""),
+    "segment_name": ("Coronary segment", ""),
 }
 SKIPPED_FIELDS = {"unit"}  # the unit is in every column name already
 _SUFFIX_UNITS = (

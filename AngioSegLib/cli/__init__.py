@@ -24,7 +24,7 @@ try:  # typer ≥ 0.24 carries its own copy of click
 except ImportError:  # pragma: no cover - older typer on click
     from click import exceptions as click_exceptions
 
-from AngioSegLib.cli import info, model, phantom, segment, train
+from AngioSegLib.cli import batch, info, listen, model, phantom, segment, train
 from AngioSegLib.errors import AngioSegError
 
 app = typer.Typer(
@@ -53,7 +53,7 @@ def _root(
     """Segment and measure coronary arteries in X-ray angiography cine runs."""
 
 
-for _module in (info, phantom, train, model, segment):
+for _module in (info, phantom, train, model, segment, batch, listen):
     _module.register(app)
 
 

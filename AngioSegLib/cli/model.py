@@ -42,6 +42,26 @@ def _print_table(evaluation) -> None:
         *(f"[bold]{evaluation.mean.short[k]:.4f}" for k in keys),
     )
     Console().print(table)
+    if evaluation.segments is not None:
+        _print_segments(evaluation.segments)
+
+
+def _print_segments(summary) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from AngioSegLib.anatomy import segment_of
+
+    table = Table(title=f"coronary segments: mean per-image F1 {summary.mean_f1:.3f}, mean "
+                        f"Dice over the segments shown {summary.mean_dice_present:.3f}")
+    for name, justify in (("SYNTAX", "left"), ("segment", "left"), ("images", "right"),
+                          ("Dice", "right")):
+        table.add_column(name, justify=justify)
+    for value, dice in summary.dice_by_segment.items():
+        segment = segment_of(value)
+        table.add_row(segment.syntax, segment.name, str(summary.images_by_segment[value]),
+                      f"{dice:.3f}")
+    Console().print(table)
 
 
 def evaluate(
@@ -60,6 +80,9 @@ def evaluate(
     threshold: float = typer.Option(0.5, help="Vessel probability threshold."),
     label_maps: bool = typer.Option(False, "--label-maps", help="The masks are label maps "
                                     "(e.g. ARCADE's SYNTAX segments): any value > 0 is vessel."),
+    labels: Path = typer.Option(None, help="Folder of coronary-segment label maps (ARCADE's "
+                                "values): score the named segments too (per-segment Dice, "
+                                "mean F1); replaces --masks."),
     as_json: bool = typer.Option(False, "--json", help="Print the scores as JSON on stdout."),
 ) -> None:
     """Score the model (Sen, Spec, Acc, Dice, IoU, clDice, centerline recall) on images with
@@ -68,13 +91,17 @@ def evaluate(
     nothing is predicted; such images, and masks that had to be binarised, are warned about on
     stderr."""
     from AngioSegLib.cli.progress_bar import stage_progress
+    from AngioSegLib.errors import InputError
     from AngioSegLib.evaluate import evaluate_pairs, pair_images
     from AngioSegLib.segment import Segmenter
 
-    pairs = pair_images(images, masks, fov, _names(list_file, split, subset))
+    if labels is not None and masks is not None:
+        raise InputError("give either --masks or --labels, not both")
+    pairs = pair_images(images, labels or masks, fov, _names(list_file, split, subset))
     segmenter = Segmenter(model, device=device, backend=backend, precision=precision)
     with stage_progress(quiet=as_json) as progress:
-        evaluation = evaluate_pairs(pairs, segmenter, threshold, progress, label_maps)
+        evaluation = evaluate_pairs(pairs, segmenter, threshold, progress, label_maps,
+                                    segments=labels is not None)
     for warning in evaluation.warnings:  # stderr, so that --json stdout stays one JSON document
         typer.echo(f"warning: {warning}", err=True)
     if as_json:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from AngioSegLib.cli import pacs_io
 from AngioSegLib.cli.progress_bar import stage_progress
 
 
@@ -23,6 +24,21 @@ def _parse_points(text: str | None) -> tuple[tuple[float, float], tuple[float, f
     except ValueError as error:
         raise InputError(
             f"--catheter-points needs four numbers 'row1,col1,row2,col2' in pixels, found {text!r}"
+        ) from error
+    return (r1, c1), (r2, c2)
+
+
+def _parse_qca_points(text: str | None) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """'r1,c1 r2,c2' (or 'r1,c1,r2,c2') → ((r1, c1), (r2, c2)): a QCA segment's start and end."""
+    if text is None:
+        return None
+    from AngioSegLib.errors import InputError
+
+    try:
+        r1, c1, r2, c2 = (float(v) for v in text.replace(" ", ",").split(",") if v)
+    except ValueError as error:
+        raise InputError(
+            f"--qca-points needs two pixels 'row1,col1 row2,col2' (proximal first), found {text!r}"
         ) from error
     return (r1, c1), (r2, c2)
 
@@ -93,7 +109,10 @@ def run_and_write(
 
 
 def segment(
-    input_path: Path = typer.Argument(..., metavar="INPUT", help="XA DICOM file, folder or video."),
+    input_path: str = typer.Argument(
+        ..., metavar="INPUT", help="XA DICOM file, folder or video, or a DICOMweb series URL "
+        "http(s)://…/studies/{StudyUID}/series/{SeriesUID}."
+    ),
     output: Path = typer.Option(
         ..., "-o", "--output", help="Output folder: new or empty (or replaced with --force)."
     ),
@@ -116,19 +135,32 @@ def segment(
     mld_method: str = typer.Option(
         "densitometric", help="MLD from the frame's contrast (densitometric) or the edges (edge)."
     ),
+    qca_frame: int = typer.Option(
+        None, help="Frame to run QCA on (default: end-diastole near peak opacification)."
+    ),
+    qca_points: str = typer.Option(
+        None, help="The QCA segment's start and end pixels, 'row1,col1 row2,col2' (proximal "
+        "first); default: every vessel."
+    ),
     fractional_seg: bool = typer.Option(False, help="Store probabilities in the DICOM SEG."),
     force: bool = typer.Option(
         False, "--force", help="Replace the outputs of an earlier run in OUTPUT (once all are new)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
+    store: str = typer.Option(None, "--store", help=pacs_io.STORE_HELP),
+    token_file: Path = typer.Option(None, "--token-file", help=pacs_io.TOKEN_FILE_HELP),
+    timeout: float = typer.Option(30.0, "--timeout", help=pacs_io.TIMEOUT_HELP),
 ) -> None:
-    """Segment and measure every frame of an XA cine; write SEG, labelmaps, video and report."""
+    """Segment and measure every frame of an XA cine; write SEG, SR, labelmaps, video and report."""
     from AngioSegLib.io import read_cine
     from AngioSegLib.outputs import reserve_output_folder
     from AngioSegLib.pipeline import PipelineOptions
     from AngioSegLib.qca import QcaOptions
 
-    with reserve_output_folder(output, force, keep=(input_path,)) as output:
+    target = pacs_io.prepare_store(store, token_file, timeout)
+    keep = pacs_io.local_inputs(input_path)
+    with reserve_output_folder(output, force, keep=keep) as output, \
+            pacs_io.open_input(input_path, token_file, timeout) as source:
         options = PipelineOptions(
             model=model,
             device=device,
@@ -138,9 +170,13 @@ def segment(
             threshold=threshold,
             catheter_french=catheter_french,
             catheter_points=_parse_points(catheter_points),
-            qca=QcaOptions(mld_method=mld_method),
+            qca=QcaOptions(mld_method=mld_method, analysis_frame=qca_frame,
+                           segment_points=_parse_qca_points(qca_points)),
         )
-        run_and_write(read_cine(input_path), options, output, force, fractional_seg, as_json)
+        cine = read_cine(source)
+        pacs_io.check_storable(target, cine)
+        _, paths = run_and_write(cine, options, output, force, fractional_seg, as_json)
+        pacs_io.store_outputs(target, paths)
 
 
 def demo(

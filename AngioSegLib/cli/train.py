@@ -49,6 +49,11 @@ def train(
                                       "collimation (shutters, graded edges, borders)."),
     wires: float = typer.Option(0.25, help="Share of crops drawn with one or two guidewires "
                                 "(thin radiopaque curves, taught as background)."),
+    segments: bool = typer.Option(False, "--segments/--no-segments",
+                                  help="Also train the coronary-segment head on ARCADE's SYNTAX "
+                                  "labels (turns flips and quarter turns off)."),
+    segment_weight: float = typer.Option(0.5, help="Weight of the segment head's "
+                                         "cross-entropy in the loss."),
 ) -> None:
     """Train a vessel segmentation network (Dice + BCE loss, Adam, MONAI augmentation)."""
     from AngioSegLib.cli.progress_bar import stage_progress
@@ -66,7 +71,7 @@ def train(
         arcade=arcade, arcade_limit=arcade_limit, arcade_val=arcade_val,
         partial_labels=partial_labels, teacher=teacher,
         source_weights=_parse_weights(source_weights), collimation_probability=collimation,
-        wire_probability=wires,
+        wire_probability=wires, segments=segments, segment_weight=segment_weight,
     )
     with stage_progress() as progress:
         result = run_training(options, progress)

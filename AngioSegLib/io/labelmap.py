@@ -1,5 +1,9 @@
 """Vessel masks as labelmap stacks: Slicer's volume-sequence NRRD (``.seq.nrrd``) and NIfTI.
 
+The same writers take the coronary-segment label maps (values 0–25, ``max_label`` =
+:data:`~AngioSegLib.anatomy.SEGMENT_CLASSES` − 1); :func:`write_colour_table` writes their
+names and colours as a Slicer colour table (``.ctbl``).
+
 Geometry follows Slicer's DICOMImageSequencePlugin for XA frames, so the labels overlay the cine
 as Slicer loads it: IJK→RAS = diag(−1, −1, 1) · spacing, origin 0, i = column, j = row, one slice
 per frame (k = 0). Spacing is ``spacing_mm`` (mm/pixel; 1.0 when the run is uncalibrated).
@@ -30,7 +34,7 @@ import numpy as np
 from AngioSegLib.errors import InputError
 from AngioSegLib.io.atomic import atomic_write
 
-__all__ = ["write_labelmap_nifti", "write_labelmap_sequence"]
+__all__ = ["write_colour_table", "write_labelmap_nifti", "write_labelmap_sequence"]
 
 
 def write_labelmap_sequence(
@@ -40,11 +44,13 @@ def write_labelmap_sequence(
     spacing_mm: float | None = None,
     frame_times_s: np.ndarray | None = None,
     force: bool = False,
+    max_label: int = 1,
+    description: str = "AngioSeg vessels; z = frame",
 ) -> Path:
-    """Write (T, H, W) uint8 masks as a Slicer volume sequence (``labels.seq.nrrd``)."""
+    """Write (T, H, W) uint8 masks (values 0…``max_label``) as a Slicer volume sequence."""
     import nrrd
 
-    masks = _check_masks(masks)
+    masks = _check_masks(masks, max_label)
     spacing = _spacing(spacing_mm)
     times = _check_times(frame_times_s, len(masks))
     if times is None:
@@ -83,18 +89,21 @@ def write_labelmap_nifti(
     spacing_mm: float | None = None,
     frame_times_s: np.ndarray | None = None,
     force: bool = False,
+    max_label: int = 1,
+    description: str = "AngioSeg vessels; z = frame",
 ) -> Path:
-    """Write (T, H, W) uint8 masks as one NIfTI volume x = column, y = row, z = frame."""
+    """Write (T, H, W) uint8 masks (values 0…``max_label``) as one NIfTI volume x = column,
+    y = row, z = frame."""
     import nibabel as nib
 
-    masks = _check_masks(masks)
+    masks = _check_masks(masks, max_label)
     spacing = _spacing(spacing_mm)
     times = _check_times(frame_times_s, len(masks))
     frame_step = float(np.median(np.diff(times))) if times is not None and len(times) > 1 else 1.0
     affine = np.diag([-spacing, -spacing, frame_step, 1.0])
     image = nib.Nifti1Image(masks.transpose(2, 1, 0), affine)
     image.header.set_xyzt_units(xyz="mm", t="sec")
-    image.header["descrip"] = b"AngioSeg vessels; z = frame"
+    image.header["descrip"] = description.encode("ascii")[:79]
     image.set_qform(affine, code=1)
     image.set_sform(affine, code=1)
     with atomic_write(path, force=force) as tmp:
@@ -102,12 +111,26 @@ def write_labelmap_nifti(
     return Path(path)
 
 
-def _check_masks(masks: np.ndarray) -> np.ndarray:
+def write_colour_table(names: dict[int, tuple[str, tuple[int, int, int]]],
+                       path: str | os.PathLike[str], force: bool = False) -> Path:
+    """Write a Slicer colour table: one line ``value name R G B 255`` per label value of
+    ``names`` (value → (name, RGB 0–255)); spaces in names become underscores."""
+    lines = ["# Color table file " + Path(path).name, f"# {len(names)} values"]
+    for value, (name, (r, g, b)) in sorted(names.items()):
+        lines.append(f"{value} {'_'.join(name.split())} {r} {g} {b} 255")
+    with atomic_write(path, force=force) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    return Path(path)
+
+
+def _check_masks(masks: np.ndarray, max_label: int = 1) -> np.ndarray:
     masks = np.asarray(masks)
     if masks.ndim != 3 or 0 in masks.shape:
         raise InputError(f"masks must be a (T, H, W) array of frames, found shape {masks.shape}")
-    if not np.isin(masks, (0, 1)).all():
-        raise InputError("masks must hold only 0 and 1 (uint8), found other values")
+    if masks.size and (masks.min() < 0 or masks.max() > max_label
+                       or not np.array_equal(masks, np.round(masks))):
+        raise InputError(f"masks must hold only whole values 0–{max_label} (uint8), found "
+                         "other values")
     return masks.astype(np.uint8)
 
 

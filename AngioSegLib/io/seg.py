@@ -15,6 +15,10 @@ the Segmentation IOD with pydicom from highdicom's validated content objects
   orientation or Frame of Reference;
 - BINARY (1 bit, packed) by default, or FRACTIONAL PROBABILITY (8 bit, 255 = 1.0);
 - patient and study copied from the XA; a new series in the same study.
+
+The assembly (:func:`build_seg_dataset`: header, references, frames for any number of
+segments) is shared with :mod:`AngioSegLib.io.anatomy_seg`, which writes one segment per
+coronary segment in the same way.
 """
 
 from __future__ import annotations
@@ -37,7 +41,22 @@ from AngioSegLib.cine import CineRun, FrameReference
 from AngioSegLib.errors import InputError
 from AngioSegLib.io.atomic import atomic_write
 
-__all__ = ["SegData", "read_seg", "write_seg"]
+__all__ = [
+    "SegData",
+    "SegSeries",
+    "StoredFrame",
+    "VESSEL_SERIES",
+    "algorithm_identification",
+    "build_seg_dataset",
+    "frame_positions",
+    "open_seg",
+    "read_seg",
+    "read_source_header",
+    "require_dicom_source",
+    "run_length",
+    "save_seg",
+    "write_seg",
+]
 
 SEGMENT_LABEL = "Coronary artery"
 MAX_FRACTIONAL_VALUE = 255
@@ -72,6 +91,35 @@ _REQUIRED_EMPTY = (
     "AccessionNumber",
     "ReferringPhysicianName",
 )
+
+
+@dataclass(frozen=True)
+class SegSeries:
+    """How a SEG series names itself: ``description`` (SeriesDescription), ``content_label``
+    (ContentLabel, a DICOM CS: upper case, digits, space, underscore), ``content_description``,
+    and ``series_offset`` (SeriesNumber = offset + the XA's SeriesNumber)."""
+
+    description: str
+    content_label: str
+    content_description: str
+    series_offset: int
+
+
+VESSEL_SERIES = SegSeries(
+    description="AngioSeg vessel segmentation",
+    content_label="VESSELS",
+    content_description="Coronary artery segmentation",
+    series_offset=1000,
+)
+
+
+@dataclass(frozen=True)
+class StoredFrame:
+    """One SEG frame: the mask of segment ``segment_number`` (1-based) on cine frame ``index``
+    (0-based; its DICOM source frame is ``cine.references[index]``)."""
+
+    segment_number: int
+    index: int
 
 
 @dataclass(frozen=True)
@@ -124,17 +172,38 @@ def write_seg(
     ``masks`` is (T, H, W) uint8 {0, 1}; ``probabilities`` (T, H, W) float32 in [0, 1] is
     required with ``fractional=True`` and not accepted otherwise. Returns the written path.
     """
+    require_dicom_source(cine)
+    pixels = _frames_to_store(cine, masks, probabilities, fractional)
+    source = read_source_header(cine)
+    stored = [
+        StoredFrame(_SEGMENT_NUMBER, t) for t in range(len(pixels)) if pixels[t].any()
+    ] or [StoredFrame(_SEGMENT_NUMBER, 0)]
+    ds = build_seg_dataset(
+        source,
+        cine.references,
+        pixels[[f.index for f in stored]],
+        stored,
+        [_vessel_segment(algorithm_name, algorithm_version)],
+        series=VESSEL_SERIES,
+        fractional=fractional,
+    )
+    ds.SoftwareVersions = algorithm_version
+    return save_seg(ds, path, force=force)
+
+
+def require_dicom_source(cine: CineRun) -> None:
+    """Raise :class:`~AngioSegLib.errors.InputError` unless ``cine`` was read from DICOM (a SEG
+    references its source frames)."""
     if not cine.references:
         raise InputError(
             f"a DICOM SEG references the source DICOM frames, but '{cine.name}' was not read "
             "from DICOM; segment a DICOM XA input to get a SEG (labelmaps work for any input)"
         )
-    pixels = _frames_to_store(cine, masks, probabilities, fractional)
-    source = _read_source_header(cine)
-    stored = [t for t in range(len(pixels)) if pixels[t].any()] or [0]
-    ds = _build_dataset(source, cine.references, pixels, stored, fractional)
-    _add_segment(ds, algorithm_name, algorithm_version)
-    ds.SoftwareVersions = algorithm_version
+
+
+def save_seg(ds: Dataset, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+    """Write ``ds`` as a DICOM file at ``path`` atomically (refused over a file without
+    ``force``); return the path."""
     with atomic_write(path, force=force) as tmp:
         ds.save_as(tmp, enforce_file_format=True)
     return Path(path)
@@ -168,7 +237,7 @@ def _frames_to_store(
     return np.rint(probabilities * MAX_FRACTIONAL_VALUE).astype(np.uint8)
 
 
-def _read_source_header(cine: CineRun) -> Dataset:
+def read_source_header(cine: CineRun) -> Dataset:
     """The XA header (no pixels) of the first referenced instance."""
     source = cine.references[0].path or cine.source_path
     if source is None or not Path(source).is_file():
@@ -182,13 +251,31 @@ def _read_source_header(cine: CineRun) -> Dataset:
         raise InputError(f"cannot read the source DICOM header {source}: {error}") from error
 
 
-def _build_dataset(
+def build_seg_dataset(
     source: Dataset,
     references: Sequence[FrameReference],
-    pixels: np.ndarray,
-    stored: list[int],
-    fractional: bool,
+    frames: np.ndarray,
+    stored: Sequence[StoredFrame],
+    segments: Sequence[hd.seg.SegmentDescription],
+    *,
+    series: SegSeries,
+    fractional: bool = False,
 ) -> Dataset:
+    """A Segmentation dataset in a new series (new UIDs) of the XA ``source``'s study, with no
+    Frame of Reference.
+
+    ``frames`` (N, H, W) uint8 are the stored frames (0/1, or 0–255 with ``fractional``), in the
+    order of ``stored``, which says for each its segment and cine frame; ``references`` are the
+    cine's source frames; ``segments`` the Segment Sequence items, numbered 1…len(segments).
+    """
+    numbers = [int(s.SegmentNumber) for s in segments]
+    if numbers != list(range(1, len(segments) + 1)):
+        raise InputError(f"segments must be numbered 1, 2, … in order, found {numbers}")
+    if len(frames) != len(stored) or not stored:
+        raise InputError(f"{len(frames)} frames for {len(stored)} stored frame descriptions; "
+                         "give one (at least one) of each")
+    if not {f.segment_number for f in stored} <= set(numbers):
+        raise InputError("a stored frame names a segment that is not in the segments")
     now = datetime.datetime.now()
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = SegmentationStorage
@@ -206,27 +293,30 @@ def _build_dataset(
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
     ds.Modality = "SEG"
     ds.SeriesInstanceUID = generate_uid()
-    ds.SeriesNumber = 1000 + int(source.get("SeriesNumber") or 0)
-    ds.SeriesDescription = "AngioSeg vessel segmentation"
+    ds.SeriesNumber = series.series_offset + int(source.get("SeriesNumber") or 0)
+    ds.SeriesDescription = series.description
     ds.InstanceNumber = 1
     ds.PatientOrientation = source.get("PatientOrientation", "")
     ds.ContentDate = now.strftime("%Y%m%d")
     ds.ContentTime = now.strftime("%H%M%S")
     ds.SeriesDate, ds.SeriesTime = ds.ContentDate, ds.ContentTime
     ds.InstanceCreationDate, ds.InstanceCreationTime = ds.ContentDate, ds.ContentTime
-    _add_image_attributes(ds, pixels, fractional)
-    _add_references(ds, source, references, stored)
-    _add_frames(ds, references, pixels, stored, fractional)
+    _add_image_attributes(ds, frames, fractional, series)
+    _add_references(ds, source, references, [f.index for f in stored])
+    _add_frames(ds, references, frames, stored, fractional)
+    ds.SegmentSequence = list(segments)
     return ds
 
 
-def _add_image_attributes(ds: Dataset, pixels: np.ndarray, fractional: bool) -> None:
+def _add_image_attributes(
+    ds: Dataset, pixels: np.ndarray, fractional: bool, series: SegSeries
+) -> None:
     ds.Manufacturer = "AngioSeg"
     ds.ManufacturerModelName = "AngioSeg"
     ds.DeviceSerialNumber = "0"
     ds.ImageType = ["DERIVED", "PRIMARY"]
-    ds.ContentLabel = "VESSELS"
-    ds.ContentDescription = "Coronary artery segmentation"
+    ds.ContentLabel = series.content_label
+    ds.ContentDescription = series.content_description
     ds.ContentCreatorName = ""
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
@@ -246,11 +336,11 @@ def _add_image_attributes(ds: Dataset, pixels: np.ndarray, fractional: bool) -> 
 
 
 def _add_references(
-    ds: Dataset, source: Dataset, references: Sequence[FrameReference], stored: list[int]
+    ds: Dataset, source: Dataset, references: Sequence[FrameReference], indices: list[int]
 ) -> None:
     """Common Instance Reference module: the source series and each referenced instance."""
     instances = {}
-    for t in stored:
+    for t in indices:
         ref = references[t]
         instances.setdefault(ref.sop_instance_uid, ref.sop_class_uid)
     series = Dataset()
@@ -271,8 +361,8 @@ def _sop_item(class_uid: str, instance_uid: str) -> Dataset:
 def _add_frames(
     ds: Dataset,
     references: Sequence[FrameReference],
-    pixels: np.ndarray,
-    stored: list[int],
+    frames: np.ndarray,
+    stored: Sequence[StoredFrame],
     fractional: bool,
 ) -> None:
     """Multi-frame functional groups, dimensions and the pixel data of the stored frames."""
@@ -296,9 +386,9 @@ def _add_frames(
         ),
     ]
     ds.SharedFunctionalGroupsSequence = [Dataset()]
-    ds.PerFrameFunctionalGroupsSequence = [_frame_groups(references[t], t) for t in stored]
+    ds.PerFrameFunctionalGroupsSequence = [_frame_groups(references[f.index], f) for f in stored]
     ds.NumberOfFrames = len(stored)
-    frames = pixels[stored]
+    frames = np.ascontiguousarray(frames, dtype=np.uint8)
     ds.PixelData = frames.tobytes() if fractional else pack_bits(frames.ravel())
 
 
@@ -311,8 +401,8 @@ def _dimension(uid: str, pointer: str, group: str, label: str) -> Dataset:
     return item
 
 
-def _frame_groups(reference: FrameReference, index: int) -> Dataset:
-    """Per-frame functional groups of the SEG frame derived from cine frame ``index``."""
+def _frame_groups(reference: FrameReference, frame: StoredFrame) -> Dataset:
+    """Per-frame functional groups of a SEG frame: segment and cine frame of ``frame``."""
     source_image = _sop_item(reference.sop_class_uid, reference.sop_instance_uid)
     if reference.frame_number is not None:
         source_image.ReferencedFrameNumber = reference.frame_number
@@ -326,10 +416,10 @@ def _frame_groups(reference: FrameReference, index: int) -> Dataset:
     ]
     derivation.SourceImageSequence = [source_image]
     content = Dataset()
-    content.DimensionIndexValues = [_SEGMENT_NUMBER, index + 1]
-    content.TemporalPositionIndex = index + 1
+    content.DimensionIndexValues = [frame.segment_number, frame.index + 1]
+    content.TemporalPositionIndex = frame.index + 1
     segment = Dataset()
-    segment.ReferencedSegmentNumber = _SEGMENT_NUMBER
+    segment.ReferencedSegmentNumber = frame.segment_number
     groups = Dataset()
     groups.DerivationImageSequence = [derivation]
     groups.FrameContentSequence = [content]
@@ -337,23 +427,29 @@ def _frame_groups(reference: FrameReference, index: int) -> Dataset:
     return groups
 
 
-def _add_segment(ds: Dataset, algorithm_name: str, algorithm_version: str) -> None:
-    algorithm = hd.AlgorithmIdentificationSequence(
+def algorithm_identification(
+    algorithm_name: str, algorithm_version: str
+) -> hd.AlgorithmIdentificationSequence:
+    """The Segmentation Algorithm Identification of an AngioSeg model (family: AI)."""
+    return hd.AlgorithmIdentificationSequence(
         name=algorithm_name,
         family=codes.cid7162.ArtificialIntelligence,
         version=algorithm_version,
         source="AngioSeg",
     )
-    description = hd.seg.SegmentDescription(
+
+
+def _vessel_segment(algorithm_name: str, algorithm_version: str) -> hd.seg.SegmentDescription:
+    """The one segment of the vessel SEG: "Coronary artery" (SCT 41801008)."""
+    return hd.seg.SegmentDescription(
         segment_number=_SEGMENT_NUMBER,
         segment_label=SEGMENT_LABEL,
         segmented_property_category=codes.SCT.AnatomicalStructure,
         segmented_property_type=codes.SCT.CoronaryArtery,
         algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
-        algorithm_identification=algorithm,
+        algorithm_identification=algorithm_identification(algorithm_name, algorithm_version),
         display_color=_DISPLAY_COLOR,
     )
-    ds.SegmentSequence = [description]
 
 
 def read_seg(path: str | os.PathLike[str], n_frames: int | None = None) -> SegData:
@@ -362,21 +458,15 @@ def read_seg(path: str | os.PathLike[str], n_frames: int | None = None) -> SegDa
     ``n_frames`` is the source run's frame count; without it the run is taken to end at the last
     stored frame (trailing empty frames are not stored in the SEG).
     """
-    try:
-        ds = pydicom.dcmread(path)
-    except (OSError, pydicom.errors.InvalidDicomError) as error:
-        raise InputError(f"cannot read {path} as DICOM: {error}") from error
-    if ds.get("SOPClassUID") != SegmentationStorage:
-        raise InputError(f"{path} is not a DICOM Segmentation (SOP class {ds.get('SOPClassUID')})")
+    ds = open_seg(path)
     if len(ds.SegmentSequence) != 1:
         raise InputError(
             f"{path} holds {len(ds.SegmentSequence)} segments; expected one vessel "
-            "segment as AngioSeg writes it"
+            "segment as AngioSeg writes it (read a coronary segment SEG, anatomy.dcm, with "
+            "AngioSegLib.io.anatomy_seg.read_anatomy_seg)"
         )
-    positions, uids, numbers = _frame_positions(ds)
-    total = n_frames if n_frames is not None else max(positions)
-    if min(positions) < 1 or max(positions) > total:
-        raise InputError(f"{path} references frame {max(positions)} but the run has {total}")
+    positions, uids, numbers = frame_positions(ds)
+    total = run_length(path, positions, n_frames)
     stored = ds.pixel_array.reshape(len(positions), ds.Rows, ds.Columns)
     values = np.zeros((total, ds.Rows, ds.Columns), dtype=stored.dtype)
     values[np.asarray(positions) - 1] = stored
@@ -403,7 +493,28 @@ def read_seg(path: str | os.PathLike[str], n_frames: int | None = None) -> SegDa
     )
 
 
-def _frame_positions(ds: Dataset) -> tuple[list[int], list[str], list[int]]:
+def open_seg(path: str | os.PathLike[str]) -> Dataset:
+    """The DICOM Segmentation at ``path``, read whole; InputError for another file."""
+    try:
+        ds = pydicom.dcmread(path)
+    except (OSError, pydicom.errors.InvalidDicomError) as error:
+        raise InputError(f"cannot read {path} as DICOM: {error}") from error
+    if ds.get("SOPClassUID") != SegmentationStorage:
+        raise InputError(f"{path} is not a DICOM Segmentation (SOP class {ds.get('SOPClassUID')})")
+    return ds
+
+
+def run_length(path: str | os.PathLike[str], positions: Sequence[int],
+               n_frames: int | None) -> int:
+    """The run's frame count: ``n_frames``, or without it the last stored frame; InputError when
+    a stored frame's 1-based cine ``positions`` fall outside it."""
+    total = n_frames if n_frames is not None else max(positions)
+    if min(positions) < 1 or max(positions) > total:
+        raise InputError(f"{path} references frame {max(positions)} but the run has {total}")
+    return total
+
+
+def frame_positions(ds: Dataset) -> tuple[list[int], list[str], list[int]]:
     """Per SEG frame: 1-based cine frame, source SOP instance UID, source frame number.
 
     The cine frame is the TemporalPositionIndex (as :func:`write_seg` stores it), else the

@@ -131,3 +131,28 @@ class LogitHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)
+
+
+class SegmentHead(nn.Module):
+    """Coronary-segment logits on a 1/4-resolution grid, from that grid's features and a coarse
+    grid's (1/16: a wide view of the tree, which names a branch by where it runs): the coarse
+    features are reduced (1×1 conv → BN → ReLU) and upsampled bilinearly onto the fine grid,
+    concatenated with it, then fused (1×1), 3×3 conv → BN → ReLU → 1×1 conv to ``classes``
+    channels. About 5 % of cenet-light's arithmetic."""
+
+    def __init__(self, fine_channels: int, coarse_channels: int, classes: int,
+                 context_channels: int = 64, mid_channels: int = 32):
+        super().__init__()
+        self.context = conv_bn_relu(coarse_channels, context_channels)
+        self.layers = nn.Sequential(
+            conv_bn_relu(fine_channels + context_channels, mid_channels),
+            nn.Conv2d(mid_channels, mid_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(mid_channels),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(mid_channels, classes, 1),
+        )
+
+    def forward(self, fine: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
+        context = F.interpolate(self.context(coarse), size=fine.shape[-2:], mode="bilinear",
+                                align_corners=False)
+        return self.layers(torch.cat([fine, context], dim=1))

@@ -62,10 +62,29 @@ def make_metadata(
     input_spacing_mm: float | None = None,
     training: dict | None = None,
     normalisation: str = DEFAULT_NORMALISATION,
+    segment_classes: int = 0,
 ) -> dict:
-    """MONAI-style metadata of a ``name`` bundle (see the module docstring)."""
+    """MONAI-style metadata of a ``name`` bundle (see the module docstring); a network with a
+    coronary-segment head declares a second output, ``segments``, of ``segment_classes``
+    channels at 1/4 of the input's size."""
     import monai
     import torch
+
+    outputs = {"pred": {
+        "type": "image", "format": "logits", "num_channels": 1,
+        "spatial_shape": ["32*n", "32*n"], "dtype": "float32", "value_range": [],
+        "is_patch_data": False, "channel_def": {"0": "vessel"},
+    }}
+    if segment_classes:
+        from AngioSegLib.anatomy import SEGMENTS
+
+        channels = {"0": "vessel of no named segment"}
+        channels.update({str(s.value): f"SYNTAX {s.syntax} {s.name}" for s in SEGMENTS})
+        outputs["segments"] = {
+            "type": "image", "format": "logits", "num_channels": segment_classes,
+            "spatial_shape": ["8*n", "8*n"], "dtype": "float32", "value_range": [],
+            "is_patch_data": False, "channel_def": channels,
+        }
 
     spatial = ["32*n", "32*n"]
     return {
@@ -89,17 +108,14 @@ def make_metadata(
                 "spatial_shape": spatial, "dtype": "float32", "value_range": [0, 1],
                 "is_patch_data": False, "channel_def": {"0": "image"},
             }},
-            "outputs": {"pred": {
-                "type": "image", "format": "logits", "num_channels": 1,
-                "spatial_shape": spatial, "dtype": "float32", "value_range": [],
-                "is_patch_data": False, "channel_def": {"0": "vessel"},
-            }},
+            "outputs": outputs,
         },
         "angioseg": {
             "name": name,
             "architecture": name,
             "normalisation": normalisation_record(normalisation),
             "input_spacing_mm": input_spacing_mm,
+            "segment_classes": segment_classes,
             "training": training or {},
         },
     }
@@ -127,6 +143,14 @@ def save_bundle(network, path: str | os.PathLike[str], metadata: dict, force: bo
     return path
 
 
+def installed_models() -> tuple[str, ...]:
+    """Names of the bundles shipped in ``MODELS_DIR`` (e.g. "cenet-light", "cenet-light-syntax":
+    a registered architecture's weights, or a variant of one such as a segment-head model)."""
+    if not MODELS_DIR.is_dir():
+        return ()
+    return tuple(sorted(p.name for p in MODELS_DIR.iterdir() if (p / METADATA_FILE).is_file()))
+
+
 def resolve_bundle(model: str | os.PathLike[str]) -> Path:
     """The bundle folder of a path or of a registered name (``MODEL_NAMES``).
 
@@ -138,7 +162,7 @@ def resolve_bundle(model: str | os.PathLike[str]) -> Path:
     if (candidate / METADATA_FILE).is_file():
         return candidate
     name = os.fspath(model)
-    if name in MODEL_NAMES:
+    if name in MODEL_NAMES or name in installed_models():
         folder = MODELS_DIR / name
         if not (folder / METADATA_FILE).is_file():
             raise ModelError(f"model {name!r} has no trained weights installed at {folder}; "
@@ -157,10 +181,12 @@ def resolve_bundle(model: str | os.PathLike[str]) -> Path:
         what = f"give its bundle folder {bundle}" if bundle else f"a bundle is {BUNDLE_LAYOUT}"
         raise ModelError(f"{candidate} is a file, not a model bundle folder: {what}")
     if isinstance(model, str) and "/" not in name and os.sep not in name:
-        close = difflib.get_close_matches(name, [*MODEL_NAMES, *_local_bundles()], n=1)
+        close = difflib.get_close_matches(
+            name, [*MODEL_NAMES, *installed_models(), *_local_bundles()], n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
+        shipped = [*MODEL_NAMES, *(m for m in installed_models() if m not in MODEL_NAMES)]
         raise ModelError(f"unknown model {name!r}{hint}: give a registered model "
-                         f"({', '.join(MODEL_NAMES)}) or the path of a bundle folder, "
+                         f"({', '.join(shipped)}) or the path of a bundle folder, "
                          f"{BUNDLE_LAYOUT}; there is no folder {name!r} in {Path.cwd()}")
     raise ModelError(f"no model bundle at {candidate}: the folder does not exist")
 
@@ -187,7 +213,7 @@ def load_bundle(model: str | os.PathLike[str]) -> LoadedModel:
     folder = resolve_bundle(model)
     metadata = _read_metadata(folder)
     section = _angioseg_section(folder, metadata)
-    network = build_network(section["architecture"])
+    network = build_network(section["architecture"], int(section.get("segment_classes") or 0))
     _load_weights(network, _read_state_dict(folder), folder, section["architecture"])
     network.eval()
     spacing = section.get("input_spacing_mm")
@@ -419,6 +445,13 @@ def check_bundle(model: str | os.PathLike[str]) -> LoadedModel:
         first = " ".join(str(error).split())[:200]
         raise ModelError(f"bundle {loaded.name}: the network does not run on the input its "
                          f"metadata declares {tuple(image.shape)}: {first}") from error
+    if isinstance(output, tuple):
+        output, segments = output
+        declared = spec["outputs"].get("segments", {}).get("num_channels")
+        quarter = (1, declared, *(n // 4 for n in spatial))
+        if tuple(segments.shape) != quarter:
+            raise ModelError(f"bundle {loaded.name}: segment output shape "
+                             f"{tuple(segments.shape)}, expected {quarter} from its metadata")
     expected = (1, channels_out, *spatial)
     if tuple(output.shape) != expected:
         raise ModelError(f"bundle {loaded.name}: output shape {tuple(output.shape)}, "

@@ -5,6 +5,15 @@ Dense Atrous Convolution block then Residual Multi-kernel Pooling), and a decode
 upsampling blocks with the encoder's features added as skips, finished by a deconvolution head
 that gives one vessel logit per input pixel. :func:`build_network` makes a registered variant by
 name; any image size works (padded internally to a multiple of 32, cropped back).
+
+With ``segment_classes`` S > 0 a second, cheap head names the vessel
+(:class:`~AngioSegLib.model.blocks.SegmentHead`): from the decoder's 1/4-resolution features and
+its 1/16-resolution ones (a wide view of the tree) it gives S coronary-segment logits (see
+:mod:`AngioSegLib.anatomy`). They stay at
+1/4 resolution — segment names change over centimetres, not pixels, and upsampling 26 channels
+to the frame would cost more than the head — so such a network returns a pair: vessel logits
+(B, 1, H, W) and segment logits (B, S, ⌈H/4⌉, ⌈W/4⌉). :func:`vessel_logits` takes the first of
+either kind of output.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from AngioSegLib.model.blocks import (
     DenseAtrousBlock,
     LogitHead,
     ResidualMultiKernelPool,
+    SegmentHead,
     resnet_stage,
 )
 
@@ -46,10 +56,12 @@ CONFIGS: dict[str, CENetConfig] = {
 
 
 class CENet(nn.Module):
-    """CE-Net: (B, 1, H, W) normalised image → (B, 1, H, W) vessel logits, any H and W."""
+    """CE-Net: (B, 1, H, W) normalised image → (B, 1, H, W) vessel logits, any H and W; with
+    ``segment_classes`` S > 0 the pair (vessel logits, (B, S, ⌈H/4⌉, ⌈W/4⌉) segment logits)."""
 
-    def __init__(self, config: CENetConfig, in_channels: int = 1):
+    def __init__(self, config: CENetConfig, in_channels: int = 1, segment_classes: int = 0):
         super().__init__()
+        self.segment_classes = int(segment_classes)
         w = config.widths
         self.stem = nn.Sequential(  # 7×7 stride-2 conv and 3×3 stride-2 max pool: 1/4 resolution
             nn.Conv2d(in_channels, w[0], 7, stride=2, padding=3, bias=False),
@@ -70,6 +82,8 @@ class CENet(nn.Module):
             DecoderBlock(w[0], w[0]),
         ])
         self.head = LogitHead(w[0], config.head_channels)
+        self.segment_head = (SegmentHead(w[0], w[2], self.segment_classes)
+                             if self.segment_classes else None)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         height, width = image.shape[-2:]
@@ -81,19 +95,33 @@ class CENet(nn.Module):
             x = stage(x)
             skips.append(x)
         x = self.rmp(self.dac(x))
+        grids = []
         for i, block in enumerate(self.decoder):
             x = block(x)
             if i < 3:
                 x = x + skips[2 - i]
-        return self.head(x)[..., :height, :width]
+                grids.append(x)  # 1/16, 1/8, 1/4 resolution
+        vessel = self.head(x)[..., :height, :width]
+        if self.segment_head is None:
+            return vessel
+        segments = self.segment_head(grids[2], grids[0])[..., : -(-height // 4), : -(-width // 4)]
+        return vessel, segments
 
 
-def build_network(name: str) -> CENet:
-    """A freshly initialised network of the registered variant ``name`` (see ``MODEL_NAMES``)."""
+def vessel_logits(output):
+    """The vessel logits (B, 1, H, W) of a network's output (a tensor or a pair)."""
+    return output[0] if isinstance(output, tuple) else output
+
+
+def build_network(name: str, segment_classes: int = 0) -> CENet:
+    """A freshly initialised network of the registered variant ``name`` (see ``MODEL_NAMES``),
+    with a coronary-segment head of ``segment_classes`` classes when that is > 0."""
     config = CONFIGS.get(name) if isinstance(name, str) else None
     if config is None:
         close = difflib.get_close_matches(str(name), list(CONFIGS), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ModelError(f"unknown network {name!r}{hint}; the registered networks are "
                          f"{', '.join(map(repr, CONFIGS))}")
-    return CENet(config)
+    if not isinstance(segment_classes, int) or segment_classes < 0:
+        raise ModelError(f"segment_classes must be a whole number ≥ 0, found {segment_classes!r}")
+    return CENet(config, segment_classes=segment_classes)

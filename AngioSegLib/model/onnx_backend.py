@@ -1,7 +1,8 @@
 """ONNX Runtime backend: export a network to ONNX (fp32 or int8 QDQ), cache it, run it on the CPU.
 
 The exported graph takes ``image`` (B, 1, H, W) float32 and returns ``logits`` of the same shape,
-with B, H and W dynamic (H and W multiples of 32). Exports are cached under
+with B, H and W dynamic (H and W multiples of 32); a network with a segment head returns
+``segments`` (B, S, H/4, W/4) too. Exports are cached under
 :func:`onnx_cache_dir`, keyed by a hash of the weights, so a model is exported once per machine.
 """
 
@@ -23,6 +24,7 @@ from AngioSegLib.io.atomic import atomic_write
 OPSET = 17
 INPUT_NAME = "image"
 OUTPUT_NAME = "logits"
+SEGMENTS_NAME = "segments"
 # bump when the export recipe changes so stale cached files are not reused
 EXPORT_RECIPE = "v1"
 
@@ -85,6 +87,10 @@ def _export(network, path: Path) -> None:
 
     dummy = torch.zeros(1, 1, 256, 256)
     axes = {0: "batch", 2: "height", 3: "width"}
+    names, dynamic = [OUTPUT_NAME], {INPUT_NAME: axes, OUTPUT_NAME: axes}
+    if getattr(network, "segment_classes", 0):
+        names.append(SEGMENTS_NAME)
+        dynamic[SEGMENTS_NAME] = {0: "batch", 2: "quarter_height", 3: "quarter_width"}
     with warnings.catch_warnings(), torch.inference_mode():
         # the TorchScript exporter is deprecated in favour of the dynamo one, which needs
         # onnxscript (not a dependency); it is still the one that handles dynamic H, W here
@@ -93,8 +99,7 @@ def _export(network, path: Path) -> None:
         warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
         torch.onnx.export(
             network, (dummy,), str(path), dynamo=False, opset_version=OPSET,
-            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes},
+            input_names=[INPUT_NAME], output_names=names, dynamic_axes=dynamic,
         )
 
 
@@ -207,7 +212,8 @@ def copy_file(source: Path, path: Path, force: bool = False) -> Path:
 
 
 class OnnxRunner:
-    """Runs an ONNX graph: ``runner(batch (B, 1, H, W) float32) -> logits`` of the same shape."""
+    """Runs an ONNX graph: ``runner(batch (B, 1, H, W) float32) -> logits`` of the same shape,
+    or the pair (logits, segment logits) for a graph with a ``segments`` output."""
 
     def __init__(self, path: Path, threads: int | None = None, device: str = "cpu"):
         import onnxruntime as ort
@@ -231,7 +237,10 @@ class OnnxRunner:
         except Exception as error:
             raise ModelError(f"ONNX Runtime could not load {path}: {error}") from error
         self.path = Path(path)
+        self.outputs = [o.name for o in self.session.get_outputs()
+                        if o.name in (OUTPUT_NAME, SEGMENTS_NAME)]
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
+    def __call__(self, batch: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         batch = np.ascontiguousarray(batch, dtype=np.float32)
-        return self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
+        results = self.session.run(self.outputs, {INPUT_NAME: batch})
+        return tuple(results) if len(results) > 1 else results[0]

@@ -1,0 +1,24 @@
+"""Batch analysis of many runs: find the runs, run each once, record one row per run.
+
+:func:`~AngioSegLib.batch.runner.run_batch` is the entry; the pieces are small modules:
+:mod:`~AngioSegLib.batch.inputs` (files, folders, DICOMDIR and manifest CSV → one
+:class:`~AngioSegLib.batch.records.RunSpec` per run, duplicates found),
+:mod:`~AngioSegLib.batch.task` (one run on a worker: read, pipeline, outputs, completion marker),
+:mod:`~AngioSegLib.batch.scale_out` (in this process, a plain process pool, or Dask),
+:mod:`~AngioSegLib.batch.summary` (``summary.csv``, ``summary.json``, ``stenoses.csv``).
+"""
+
+from __future__ import annotations
+
+from AngioSegLib.batch.records import BatchSettings, RunRecord, RunSpec, RunStatus
+from AngioSegLib.batch.runner import BatchOptions, BatchResult, run_batch
+
+__all__ = [
+    "BatchOptions",
+    "BatchResult",
+    "BatchSettings",
+    "RunRecord",
+    "RunSpec",
+    "RunStatus",
+    "run_batch",
+]
