@@ -169,7 +169,6 @@ def vote_along_branches(classes: np.ndarray, mask: np.ndarray) -> np.ndarray:
     takes the most common class of the vessel pixels nearest to it; every vessel pixel takes its
     nearest branch's label. ``classes`` (H, W) per-pixel classes, ``mask`` (H, W) vessel."""
     import cv2
-    from scipy import ndimage
     from skimage.morphology import skeletonize
 
     mask = np.asarray(mask) > 0
@@ -184,14 +183,19 @@ def vote_along_branches(classes: np.ndarray, mask: np.ndarray) -> np.ndarray:
     n_branches, branch_id = cv2.connectedComponents(branches.astype(np.uint8), connectivity=8)
     if n_branches <= 1:
         return np.where(mask, classes, 0).astype(np.uint8)
-    # every vessel pixel belongs to its nearest branch pixel
-    _, (rows, cols) = ndimage.distance_transform_edt(branch_id == 0, return_indices=True)
-    owner = np.where(mask, branch_id[rows, cols], 0)
-    votes = np.zeros((n_branches, SEGMENT_CLASSES), np.int64)
-    np.add.at(votes, (owner[mask], np.asarray(classes)[mask].astype(np.int64)), 1)
+    # every vessel pixel belongs to its nearest branch pixel (OpenCV labels each pixel with its
+    # nearest zero pixel; the branch pixels are the zeros)
+    _, nearest = cv2.distanceTransformWithLabels((branch_id == 0).astype(np.uint8), cv2.DIST_L2,
+                                                 cv2.DIST_MASK_5,
+                                                 labelType=cv2.DIST_LABEL_PIXEL)
+    on_branch = branch_id > 0
+    branch_of = np.zeros(int(nearest.max()) + 1, np.int64)
+    branch_of[nearest[on_branch]] = branch_id[on_branch]
+    owner = branch_of[nearest[mask]]
+    votes = np.bincount(owner * SEGMENT_CLASSES + np.asarray(classes)[mask].astype(np.int64),
+                        minlength=n_branches * SEGMENT_CLASSES).reshape(n_branches, -1)
     winner = votes.argmax(axis=1).astype(np.uint8)
-    winner[0] = 0
-    labels[mask] = winner[owner[mask]]
+    labels[mask] = winner[owner]
     return labels
 
 
@@ -210,12 +214,14 @@ def vote_over_time(labels: np.ndarray, masks: np.ndarray, flows=None, k: int = 2
     n, shape = labels.shape[0], labels.shape[1:]
     if k <= 0 or n < 2:
         return labels.copy()
-    out = np.zeros_like(labels)
+    out = np.zeros(labels.shape, np.uint8)
     grid = np.dstack(np.meshgrid(np.arange(shape[1], dtype=np.float32),
                                  np.arange(shape[0], dtype=np.float32)))
     for t in range(n):
-        votes = np.zeros((SEGMENT_CLASSES, *shape), np.uint8)
-        _add_votes(votes, labels[t], 2)
+        where = np.flatnonzero(np.asarray(masks[t]) > 0)  # only vessel pixels are named
+        if where.size == 0:
+            continue
+        seen = [labels[t].ravel()[where], labels[t].ravel()[where]]  # own frame counts twice
         for step in (-1, 1):
             lags = min(k, t if step == -1 else n - 1 - t)
             maps = (flows.chain_maps(t, step, lags) if flows is not None and lags
@@ -223,18 +229,17 @@ def vote_over_time(labels: np.ndarray, masks: np.ndarray, flows=None, k: int = 2
             for lag, grid_map in enumerate(maps, start=1):
                 neighbour = labels[t + step * lag]
                 if grid_map is not None:
-                    where = upsample_displacement(grid_map, shape) + grid
-                    neighbour = cv2.remap(neighbour, where, None, cv2.INTER_NEAREST,
+                    moved = upsample_displacement(grid_map, shape) + grid
+                    neighbour = cv2.remap(neighbour, moved, None, cv2.INTER_NEAREST,
                                           borderMode=cv2.BORDER_REPLICATE)
-                _add_votes(votes, neighbour, 1)
-        out[t] = np.where(np.asarray(masks[t]) > 0, votes.argmax(axis=0), 0)
+                seen.append(neighbour.ravel()[where])
+        pixel = np.tile(np.arange(where.size), len(seen))
+        votes = np.bincount(pixel * SEGMENT_CLASSES + np.concatenate(seen).astype(np.int64),
+                            minlength=where.size * SEGMENT_CLASSES).reshape(where.size, -1)
+        named = np.zeros(out[t].size, np.uint8)
+        named[where] = votes.argmax(axis=1)
+        out[t] = named.reshape(shape)
     return out
-
-
-def _add_votes(votes: np.ndarray, labels: np.ndarray, weight: int) -> None:
-    """votes[label, r, c] += weight at every pixel (votes (S, H, W), labels (H, W))."""
-    rows, cols = np.indices(labels.shape, sparse=True)
-    votes[labels, rows, cols] += np.uint8(weight)
 
 
 def name_vessels(classes: np.ndarray, masks: np.ndarray, flows=None, k: int = 2) -> np.ndarray:
