@@ -268,6 +268,7 @@ def make_phantom(
         r_wave_frames=_r_wave_frames(motion, options),
         bits_stored=BITS_STORED,
         name=f"phantom-{options.tree}-seed{options.seed}",
+        pixel_intensity_relationship="LOG",  # −log(counts), mapped linearly (see _expose)
     )
     return PhantomRun(
         cine=cine,

@@ -153,7 +153,11 @@ def _geometry(ds: Dataset, cine: CineRun) -> None:
 
 def _acquisition_and_timing(ds: Dataset, cine: CineRun) -> None:
     ds.ImageType = ["ORIGINAL", "PRIMARY", "SINGLE PLANE"]
-    ds.PixelIntensityRelationship = "DISP"
+    # what the cine says its values are (a phantom: "LOG"); a cine that does not know is
+    # written as display-processed, on which no densitometry is done
+    ds.PixelIntensityRelationship = cine.pixel_intensity_relationship or "DISP"
+    if ds.PixelIntensityRelationship in ("LOG", "LIN"):  # the XA Modality LUT is then required
+        ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = "0", "1", "US"
     # unknown (type 2, empty): AngioSeg does not invent acquisition parameters
     ds.KVP = ds.XRayTubeCurrent = ds.ExposureTime = ds.Exposure = None
     ds.RadiationSetting = "GR"
