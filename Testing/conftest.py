@@ -1,4 +1,5 @@
-"""Shared fixtures: a small phantom with exact ground truth, and the public data folder."""
+"""Shared fixtures: a small phantom with exact ground truth, the public data folder, and strict
+DICOM encoding."""
 
 from __future__ import annotations
 
@@ -23,3 +24,17 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"public data folder {SHARED_DATA} is absent")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def strict_dicom():
+    """pydicom raises on any invalid value, reading and writing, for the whole module (use with
+    ``pytestmark = pytest.mark.usefixtures("strict_dicom")``, so that the module's fixtures
+    write under it too)."""
+    import pydicom
+
+    settings = pydicom.config.settings
+    before = settings.reading_validation_mode, settings.writing_validation_mode
+    settings.reading_validation_mode = settings.writing_validation_mode = pydicom.config.RAISE
+    yield
+    settings.reading_validation_mode, settings.writing_validation_mode = before

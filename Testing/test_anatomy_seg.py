@@ -36,14 +36,7 @@ LEFT, RIGHT = 7, 6  # LAD mid on the vessel's left half, LAD proximal on its rig
 SEG_ONLY = OutputOptions(labelmaps=False, video=False, report=False)
 
 
-@pytest.fixture(autouse=True)
-def strict_dicom():
-    """Every value written must be valid for its VR (pydicom raises instead of warning)."""
-    settings = pydicom.config.settings
-    saved = settings.writing_validation_mode
-    settings.writing_validation_mode = pydicom.config.RAISE
-    yield
-    settings.writing_validation_mode = saved
+pytestmark = pytest.mark.usefixtures("strict_dicom")
 
 
 @pytest.fixture(scope="module")

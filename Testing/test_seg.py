@@ -20,14 +20,7 @@ from AngioSegLib.phantom import PhantomOptions, make_phantom
 N_FRAMES = 6
 
 
-@pytest.fixture(autouse=True)
-def strict_dicom():
-    """Every value written must be valid for its VR (pydicom raises instead of warning)."""
-    settings = pydicom.config.settings
-    saved = settings.writing_validation_mode
-    settings.writing_validation_mode = pydicom.config.RAISE
-    yield
-    settings.writing_validation_mode = saved
+pytestmark = pytest.mark.usefixtures("strict_dicom")
 
 
 @pytest.fixture(scope="module")

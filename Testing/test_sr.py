@@ -26,15 +26,7 @@ needs_dciodvfy = pytest.mark.skipif(shutil.which("dciodvfy") is None,
                                     reason="dciodvfy (dicom3tools) missing")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def strict_pydicom():
-    """Writing and reading raise on any invalid value (strict encoding), for the whole module:
-    the SEG and SR of the module's run are written under it."""
-    settings = pydicom.config.settings
-    before = settings.reading_validation_mode, settings.writing_validation_mode
-    settings.reading_validation_mode = settings.writing_validation_mode = pydicom.config.RAISE
-    yield
-    settings.reading_validation_mode, settings.writing_validation_mode = before
+pytestmark = pytest.mark.usefixtures("strict_dicom")  # the run's SEG and SR too
 
 
 @pytest.fixture(scope="module")

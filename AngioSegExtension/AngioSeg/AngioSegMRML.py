@@ -263,39 +263,34 @@ def proxyNode(scene, sequenceNode):
 # --- Result -> labelmap sequence --------------------------------------------------------------
 
 
-def vesselColorNode(scene):
-    """The "AngioSeg labels" color table (0 background, 1 vessel), created once per scene."""
-    name = "AngioSeg labels"
+def _colorTableNode(scene, name: str, colors: dict[int, tuple[str, tuple[float, ...]]]):
+    """The user color table ``name`` (value → (name, RGB 0–1); 0 is transparent background),
+    created once per scene."""
     node = scene.GetFirstNodeByName(name)
     if node is not None and node.IsA("vtkMRMLColorTableNode"):
         return node
     node = scene.AddNewNodeByClass("vtkMRMLColorTableNode", name)
     node.SetTypeToUser()
-    node.SetNumberOfColors(2)
+    node.SetNumberOfColors(max(colors) + 1)
     node.SetColor(0, "background", 0.0, 0.0, 0.0, 0.0)
-    node.SetColor(VESSEL_LABEL, "vessel", *VESSEL_COLOR_RGB, 1.0)
+    for value, (label, rgb) in colors.items():
+        node.SetColor(value, label, *rgb, 1.0)
     node.SetAttribute("Category", "AngioSeg")
     return node
+
+
+def vesselColorNode(scene):
+    """The "AngioSeg labels" color table (0 background, 1 vessel), created once per scene."""
+    return _colorTableNode(scene, "AngioSeg labels", {VESSEL_LABEL: ("vessel", VESSEL_COLOR_RGB)})
 
 
 def anatomyColorNode(scene):
     """The "AngioSeg coronary segments" color table (0 background, 1–25 the SYNTAX segments by
     ARCADE's label values, named "7 LAD mid" and so on), created once per scene."""
-    from AngioSegLib.anatomy import SEGMENT_CLASSES, SEGMENTS
+    from AngioSegLib.anatomy import SEGMENTS
 
-    name = "AngioSeg coronary segments"
-    node = scene.GetFirstNodeByName(name)
-    if node is not None and node.IsA("vtkMRMLColorTableNode"):
-        return node
-    node = scene.AddNewNodeByClass("vtkMRMLColorTableNode", name)
-    node.SetTypeToUser()
-    node.SetNumberOfColors(SEGMENT_CLASSES)
-    node.SetColor(0, "background", 0.0, 0.0, 0.0, 0.0)
-    for segment in SEGMENTS:
-        node.SetColor(segment.value, f"{segment.syntax} {segment.name}",
-                      *(c / 255.0 for c in segment.colour), 1.0)
-    node.SetAttribute("Category", "AngioSeg")
-    return node
+    return _colorTableNode(scene, "AngioSeg coronary segments", {
+        s.value: (f"{s.syntax} {s.name}", tuple(c / 255.0 for c in s.colour)) for s in SEGMENTS})
 
 
 def addLabelSequence(scene, masks: np.ndarray, inputSequence, name: str | None = None,

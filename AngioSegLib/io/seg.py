@@ -237,13 +237,16 @@ def _frames_to_store(
     return np.rint(probabilities * MAX_FRACTIONAL_VALUE).astype(np.uint8)
 
 
-def read_source_header(cine: CineRun) -> Dataset:
-    """The XA header (no pixels) of the first referenced instance."""
-    source = cine.references[0].path or cine.source_path
+def read_source_header(cine: CineRun, reference: FrameReference | None = None,
+                       needed_by: str = "the SEG copies patient and study from it") -> Dataset:
+    """The XA header (no pixels) of ``reference``'s instance (default: the first referenced);
+    ``needed_by`` says in the error why the file must stay in place."""
+    reference = reference or cine.references[0]
+    source = reference.path or cine.source_path
     if source is None or not Path(source).is_file():
         raise InputError(
             f"the source DICOM file of '{cine.name}' is not available ({source}); "
-            "the SEG copies patient and study from it, so keep the input file in place"
+            f"{needed_by}, so keep the input file in place"
         )
     try:
         return pydicom.dcmread(source, stop_before_pixels=True)

@@ -75,6 +75,7 @@ from pydicom.uid import generate_uid
 from AngioSegLib.cine import CalibrationSource, CineRun, FrameReference
 from AngioSegLib.errors import InputError
 from AngioSegLib.io.atomic import atomic_write
+from AngioSegLib.io.seg import read_source_header
 from AngioSegLib.qca import INTERPOLATED, SegmentMeasures, Stenosis
 
 if TYPE_CHECKING:
@@ -283,19 +284,6 @@ def _algorithm(algorithm: SrAlgorithm, analysis: RunAnalysis) -> hd.sr.Algorithm
     )
 
 
-def _xa_header(reference: FrameReference, cine: CineRun) -> Dataset:
-    source = reference.path or cine.source_path
-    if source is None or not Path(source).is_file():
-        raise InputError(
-            f"the source DICOM file of '{cine.name}' is not available ({source}); the SR "
-            "references it, so keep the input file in place"
-        )
-    try:
-        return pydicom.dcmread(source, stop_before_pixels=True)
-    except (OSError, pydicom.errors.InvalidDicomError) as error:
-        raise InputError(f"cannot read the source DICOM header {source}: {error}") from error
-
-
 def build_measurement_report(analysis: RunAnalysis, cine: CineRun, seg: Dataset,
                              algorithm: SrAlgorithm) -> hd.sr.ComprehensiveSR:
     """The TID 1500 report of ``analysis`` (a :class:`~AngioSegLib.quantify.RunAnalysis` of
@@ -332,7 +320,7 @@ def build_measurement_report(analysis: RunAnalysis, cine: CineRun, seg: Dataset,
         procedure_reported=CONCEPTS["procedure"],
         imaging_measurements=groups,
     )
-    xa_header = _xa_header(xa, cine)
+    xa_header = read_source_header(cine, xa, "the SR references it")
     sr = hd.sr.ComprehensiveSR(
         evidence=[seg, xa_header],
         content=report[0],
