@@ -76,6 +76,7 @@ class TrainOptions:
                                                      ("phantom", 0.15))
     collimation_probability: float = 0.35
     wire_probability: float = 0.25
+    catheter_probability: float = 0.25
     segments: bool = False  # also train the coronary-segment head (ARCADE's label values)
     segment_weight: float = 0.5  # weight of the segment head's cross-entropy in the loss
     head_lr_factor: float = 3.0  # the segment head, new, learns at this × the learning rate
@@ -97,7 +98,7 @@ class TrainOptions:
             look_up_option(name, SOURCES, "training source")
             if not weight >= 0:
                 raise InputError(f"source weight {name}={weight}: weights are 0 or more")
-        for name in ("collimation_probability", "wire_probability"):
+        for name in ("collimation_probability", "wire_probability", "catheter_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise InputError(f"{name} must be in [0, 1], found {getattr(self, name)}")
         for name in ("epochs", "steps_per_epoch", "batch_size", "threads"):
@@ -389,7 +390,7 @@ def train(options: TrainOptions, progress: ProgressCallback = no_progress) -> Tr
             draws = [draw_sample(train_samples[i], np.random.default_rng([options.seed, epoch,
                                                                           step, k]),
                                  options.normalisation, options.collimation_probability,
-                                 options.wire_probability)
+                                 options.wire_probability, options.catheter_probability)
                      for k, i in enumerate(indices)]
             images, labels, weights, segments = batch_samples([augment(d) for d in draws])
             optimiser.zero_grad()

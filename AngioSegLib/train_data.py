@@ -42,6 +42,7 @@ TEACHER_GROW_PX = 2
 TEACHER_BORDER_PX = 8  # along the image border the teacher's vessels are taught as background
 COLLIMATION_PROBABILITY = 0.35
 WIRE_PROBABILITY = 0.25  # share of draws with guidewires
+CATHETER_PROBABILITY = 0.25  # share of draws with a catheter
 
 
 def make_sample(
@@ -220,25 +221,30 @@ def random_lesions(tree: str, rng: np.random.Generator):
 
 def draw_sample(sample: Sample, rng: np.random.Generator, normalisation: str,
                 collimation_probability: float = COLLIMATION_PROBABILITY,
-                wire_probability: float = WIRE_PROBABILITY) -> Sample:
+                wire_probability: float = WIRE_PROBABILITY,
+                catheter_probability: float = CATHETER_PROBABILITY) -> Sample:
     """``sample``'s image, label and weight, its raw frame first drawn on with probability
-    ``wire_probability`` one or two guidewires (:mod:`AngioSegLib.devices`; the wire's pixels
-    off the labelled vessels are certain background: weight 1) and with probability
+    ``wire_probability`` one or two guidewires and with ``catheter_probability`` a catheter
+    (:mod:`AngioSegLib.devices`; the device's pixels off the labelled vessels are certain
+    background: weight 1) and with probability
     ``collimation_probability`` a random collimation (its pixels are certain background too),
     then normalised again."""
     from AngioSegLib.collimation import collimate, random_collimation
-    from AngioSegLib.devices import add_wire, random_wire
+    from AngioSegLib.devices import add_wire, random_catheter, random_wire
 
     out = {"image": sample["image"], "label": sample["label"], "weight": sample["weight"],
            "segments": sample["segments"]}
     frame, label, weight = sample["frame"], sample["label"][0], sample["weight"][0]
     segments = sample["segments"][0]
-    changed = False
+    devices = []
     if rng.random() < wire_probability:
-        for _ in range(int(rng.integers(1, 3))):
-            frame, wire = add_wire(frame, random_wire(rng))
-            weight = np.where(wire & (label == 0), 1.0, weight).astype(np.float32)
-        changed = True
+        devices += [random_wire(rng) for _ in range(int(rng.integers(1, 3)))]
+    if rng.random() < catheter_probability:
+        devices.append(random_catheter(rng))
+    for device in devices:
+        frame, covered = add_wire(frame, device)
+        weight = np.where(covered & (label == 0), 1.0, weight).astype(np.float32)
+    changed = bool(devices)
     if rng.random() < collimation_probability:
         frame, label, field = collimate(frame, label, random_collimation(rng), rng)
         weight = np.maximum(weight, (~field).astype(np.float32))

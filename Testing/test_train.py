@@ -184,3 +184,30 @@ def test_a_drawn_guidewire_is_dark_thin_and_certain_background():
                         collimation_probability=0.0, wire_probability=1.0)
     assert drawn["weight"].sum() > 0  # the wires' pixels off the vessels are taught
     assert np.array_equal(drawn["label"], sample["label"])  # a wire adds no vessel
+
+
+def test_a_drawn_catheter_is_a_wide_tube_from_the_edge_and_certain_background():
+    from AngioSegLib.devices import Wire, add_wire, random_catheter
+    from AngioSegLib.train_data import draw_sample
+
+    flat = np.full((96, 96), 200, np.uint8)
+    flat[0, 0] = 0  # a grey range to darken within
+    axis = np.array([[0.0, 0.5], [0.5, 0.5], [1.0, 0.5]])
+    filled, mask = add_wire(flat, Wire(axis, radius_px=4.0, darkening=0.5))
+    empty, _ = add_wire(flat, Wire(axis, radius_px=4.0, darkening=0.5, lumen_fraction=0.6))
+    row = 48
+    assert 7 <= mask[row].sum() <= 9  # 8 px across
+    assert filled[row, 48] < filled[row, 45] < flat[row, 40]  # darkest on the axis
+    assert empty[row, 48] > empty[row, 45]  # an empty catheter: dark walls, lighter lumen
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        catheter = random_catheter(rng)
+        assert 2.0 <= catheter.radius_px <= 5.0
+        start = catheter.points[0]
+        assert min(np.abs(start).min(), np.abs(1.0 - start).min()) < 0.2  # near an edge
+    sample = make_phantom_samples(1, 96, seed=6)[0]
+    drawn = draw_sample({**sample, "weight": np.zeros_like(sample["weight"])},
+                        np.random.default_rng(0), "flattened-inverted", collimation_probability=0.0,
+                        wire_probability=0.0, catheter_probability=1.0)
+    assert drawn["weight"].sum() > 100  # the catheter's pixels off the vessels are taught
+    assert np.array_equal(drawn["label"], sample["label"])

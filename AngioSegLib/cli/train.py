@@ -49,6 +49,9 @@ def train(
                                       "collimation (shutters, graded edges, borders)."),
     wires: float = typer.Option(0.25, help="Share of crops drawn with one or two guidewires "
                                 "(thin radiopaque curves, taught as background)."),
+    catheters: float = typer.Option(0.25, help="Share of crops drawn with a catheter (a wide "
+                                    "tube of constant width from the frame edge, filled or "
+                                    "empty, taught as background)."),
     segments: bool = typer.Option(False, "--segments/--no-segments",
                                   help="Also train the coronary-segment head on ARCADE's SYNTAX "
                                   "labels (turns flips and quarter turns off)."),
@@ -71,7 +74,8 @@ def train(
         arcade=arcade, arcade_limit=arcade_limit, arcade_val=arcade_val,
         partial_labels=partial_labels, teacher=teacher,
         source_weights=_parse_weights(source_weights), collimation_probability=collimation,
-        wire_probability=wires, segments=segments, segment_weight=segment_weight,
+        wire_probability=wires, catheter_probability=catheters, segments=segments,
+        segment_weight=segment_weight,
     )
     with stage_progress() as progress:
         result = run_training(options, progress)
