@@ -46,9 +46,9 @@ def random_wire(rng: np.random.Generator) -> Wire:
 
 
 def random_catheter(rng: np.random.Generator) -> Wire:
-    """A catheter entering at (or just off) a random frame edge, 2–5 px in radius (5–8 F at 0.17–0.45
-    mm/px), straight or in one wide bend; contrast-filled (60 %) or empty, with walls 20–50 %
-    of its radius thick."""
+    """A catheter entering at (or just off) a random frame edge, 2–5 px in radius (5–8 F at
+    0.17–0.45 mm/px), straight or in one wide bend; contrast-filled (60 %) or empty, with walls
+    20–50 % of its radius thick."""
     side = int(rng.integers(4))
     along = rng.uniform(0.1, 0.9)
     start = np.array([(0.0, along), (1.0, along), (along, 0.0), (along, 1.0)][side])
