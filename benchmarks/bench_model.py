@@ -10,8 +10,11 @@ run it (ONNX Runtime on the CPU, field of view cleared):
 - rendered collimators (:mod:`AngioSegLib.collimation`, 24 random ones on phantom frames): share
   of predicted vessel pixels behind the collimator (opacity > 0.5), with the field of view
   cleared and from the network alone;
+- rendered catheters (:func:`AngioSegLib.devices.random_catheter`, 3 on each XCA val image, real
+  background): share of the catheter's pixels off the labelled vessels predicted vessel;
 - real cines (``../shared/data/xa``): predicted vessel area in a frame before contrast over the
-  run's peak (the filling curve's floor; rubo frame 0 holds almost no contrast).
+  run's peak (the filling curve's floor; rubo frame 0 holds almost no contrast), and the share
+  of barre's frames predicted vessel (a catheter and a guidewire, no vessel: ideally 0).
 
 Writes ``OUT/overlays.png``: one row per image (real cines, ARCADE val), one column per model,
 predicted vessel in red, ARCADE's labels outlined in green.
@@ -30,6 +33,7 @@ from rich.console import Console
 from rich.table import Table
 
 from AngioSegLib.collimation import blocked_fraction, collimate, random_collimation
+from AngioSegLib.devices import add_wire, random_catheter
 from AngioSegLib.evaluate import evaluate_pairs, pair_images, read_gray, read_mask, read_split
 from AngioSegLib.io import read_cine
 from AngioSegLib.metrics import dice
@@ -80,12 +84,30 @@ def collimator_leak(segmenter: Segmenter, raw: Segmenter, n: int = 24) -> dict[s
             "behind collimator (network)": behind["network"][0] / max(behind["network"][1], 1)}
 
 
+def catheter_leak(segmenter: Segmenter, per_image: int = 3) -> dict[str, float]:
+    """Share of rendered catheter pixels (off the labelled vessels) predicted vessel."""
+    rng = np.random.default_rng(2024)
+    found = total = 0
+    for image, mask in pair_images(DATA / "xca-train", names=read_split(SPLIT, "val")):
+        frame, label = read_gray(image), read_mask(mask) > 0
+        for _ in range(per_image):
+            drawn, covered = add_wire(frame, random_catheter(rng))
+            off_vessel = covered & ~cv2.dilate(label.astype(np.uint8), np.ones((5, 5))).astype(bool)
+            found += int((segmenter.segment_frames(drawn[None])[0] > 0.5)[off_vessel].sum())
+            total += int(off_vessel.sum())
+    return {"rendered catheter called vessel": found / max(total, 1)}
+
+
 def cine_floor(segmenter: Segmenter) -> dict[str, float]:
-    """rubo: vessel area in frame 0 (no contrast yet) over the largest area of every 8th frame."""
+    """rubo: vessel area in frame 0 (no contrast yet) over the largest area of every 8th frame;
+    barre (devices, no vessel): share of the frame called vessel."""
     cine = read_cine(DATA / "xa" / "rubo_rca_96f.dcm")
     frames = np.stack([cine.frame(i) for i in range(0, cine.n_frames, 8)])
     areas = (segmenter.segment_frames(frames) > 0.5).sum(axis=(1, 2))
-    return {"rubo frame 0 / peak area": float(areas[0] / max(areas.max(), 1))}
+    barre = read_cine(DATA / "xa" / "barre_catheter_12f.dcm")
+    devices = segmenter.segment_frames(np.stack([barre.frame(i) for i in range(barre.n_frames)]))
+    return {"rubo frame 0 / peak area": float(areas[0] / max(areas.max(), 1)),
+            "barre (no vessel): share called vessel": float((devices > 0.5).mean())}
 
 
 def overlay(frame: np.ndarray, probability: np.ndarray, label: np.ndarray | None) -> np.ndarray:
@@ -129,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
         label = f"{model} ({segmenter.model_version})"
         figures = {**arcade_scores(segmenter, args.arcade), **xca_scores(segmenter),
                    **phantom_dice(segmenter), **collimator_leak(segmenter, raw),
-                   **cine_floor(segmenter)}
+                   **catheter_leak(segmenter), **cine_floor(segmenter)}
         rows[label] = figures
         columns.append(np.concatenate(
             [overlay(f, segmenter.segment_frames(np.asarray(f)[None])[0], lab)
