@@ -2,7 +2,7 @@
 
 Stages, each a pure function of its inputs: calibrate (DICOM or catheter) → segment every frame
 (CE-Net) → motion-compensated temporal filter → coronary-segment names (models with a segment
-head: :func:`~AngioSegLib.anatomy.name_vessels`, voted along branches and over the filter's
+head: :func:`~AngioSegLib.anatomy.segments.name_vessels`, voted along branches and over the filter's
 2K+1 frames) → quantitative analysis (QCA). Progress is reported
 per stage and frame; a callback that raises :class:`~AngioSegLib.errors.CancelledError` cancels
 between frames.
@@ -19,11 +19,11 @@ import numpy as np
 from AngioSegLib.cine import CineRun
 from AngioSegLib.errors import InputError
 from AngioSegLib.progress import Progress, ProgressCallback, no_progress
-from AngioSegLib.qca import DEFAULT_OPTIONS, QcaOptions
+from AngioSegLib.qca.analysis import DEFAULT_OPTIONS, QcaOptions
 
 if TYPE_CHECKING:
-    from AngioSegLib.quantify import RunAnalysis
-    from AngioSegLib.segment import Segmenter
+    from AngioSegLib.qca.measures import RunAnalysis
+    from AngioSegLib.segment.segmenter import Segmenter
 
 Point = tuple[float, float]
 
@@ -75,7 +75,7 @@ def calibrate(cine: CineRun, options: PipelineOptions) -> CineRun:
     """The cine with the catheter calibration applied when the options ask for one."""
     if options.catheter_french is None or options.catheter_points is None:
         return cine
-    from AngioSegLib.calibration import calibrate_from_catheter
+    from AngioSegLib.qca.calibration import calibrate_from_catheter
 
     calibration = calibrate_from_catheter(
         cine.frame(options.catheter_frame), *options.catheter_points, options.catheter_french
@@ -90,8 +90,8 @@ def run(
     segmenter: Segmenter | None = None,
 ) -> Result:
     """Segment, filter and measure every frame of ``cine``; pass ``segmenter`` to reuse a model."""
-    from AngioSegLib.segment import Segmenter
-    from AngioSegLib.temporal import TemporalOptions, filter_probabilities
+    from AngioSegLib.segment.segmenter import Segmenter
+    from AngioSegLib.temporal.filter import TemporalOptions, filter_probabilities
 
     options = options or PipelineOptions()
     timings: dict[str, float] = {}
@@ -129,7 +129,7 @@ def run(
 
     anatomy = None
     if classes is not None:
-        from AngioSegLib.anatomy import name_vessels
+        from AngioSegLib.anatomy.segments import name_vessels
 
         start = time.perf_counter()
         progress(Progress("anatomy", 0, 1, "naming the coronary segments"))
@@ -140,13 +140,13 @@ def run(
 
     analysis = None
     if options.analyze:
-        from AngioSegLib.quantify import analyze_run
+        from AngioSegLib.qca.measures import analyze_run
 
         start = time.perf_counter()
         analysis = analyze_run(cine, temporal.probabilities, temporal.masks, options.qca,
                                progress=progress)
         if anatomy is not None:
-            from AngioSegLib.anatomy import name_analysis
+            from AngioSegLib.anatomy.segments import name_analysis
 
             analysis = name_analysis(analysis, anatomy)
         timings["quantify"] = time.perf_counter() - start

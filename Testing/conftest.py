@@ -13,7 +13,7 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 @pytest.fixture(scope="session")
 def small_phantom():
     """A 6-frame 128² left-tree phantom (seed 0), made once per session; do not modify it."""
-    from AngioSegLib.phantom import PhantomOptions, make_phantom
+    from AngioSegLib.phantom.generator import PhantomOptions, make_phantom
 
     return make_phantom(PhantomOptions(seed=0, n_frames=6, size=128))
 

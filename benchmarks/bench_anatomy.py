@@ -6,7 +6,7 @@ timed round-robin (one pass of each, N times) so that load from other jobs falls
 1. the vessel-only network (cenet-light without a segment head): vessel probabilities;
 2. the network with the segment head: vessel probabilities and per-pixel segment classes;
 3. as 2, then the names voted along each frame's branches and over 2K+1 = 5 frames along the
-   motion (:func:`AngioSegLib.anatomy.name_vessels`, the optical flow being the temporal
+   motion (:func:`AngioSegLib.anatomy.segments.name_vessels`, the optical flow being the temporal
    filter's, which the pipeline computes anyway).
 
 With ``--names``, a second table: how often a listed stenosis is named right on ARCADE's
@@ -35,12 +35,12 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from AngioSegLib.anatomy import SEGMENT_CLASSES, name_vessels, segment_at
-from AngioSegLib.flow import estimate_flows
+from AngioSegLib.anatomy.segments import SEGMENT_CLASSES, name_vessels, segment_at
 from AngioSegLib.model import LoadedModel, build_network, make_metadata
 from AngioSegLib.model.normalise import DEFAULT_NORMALISATION, normalisation_record
-from AngioSegLib.phantom import PhantomOptions, make_phantom
-from AngioSegLib.segment import Segmenter
+from AngioSegLib.phantom.generator import PhantomOptions, make_phantom
+from AngioSegLib.segment.segmenter import Segmenter
+from AngioSegLib.temporal.flow import estimate_flows
 
 
 def _model(classes: int) -> LoadedModel:
@@ -53,10 +53,10 @@ def _model(classes: int) -> LoadedModel:
 
 def naming_accuracy(folder: Path, model: str, limit: int | None, threads: int) -> dict:
     """Stenoses named right / counted on ARCADE-style ``folder`` (images/, labels/)."""
-    from AngioSegLib.anatomy import name_analysis
+    from AngioSegLib.anatomy.segments import name_analysis
     from AngioSegLib.cine import Calibration, CalibrationSource, CineRun
-    from AngioSegLib.evaluate import pair_images, read_gray
-    from AngioSegLib.quantify import analyze_run
+    from AngioSegLib.evaluation.evaluate import pair_images, read_gray
+    from AngioSegLib.qca.measures import analyze_run
 
     segmenter = Segmenter(model, device="cpu", threads=threads)
     right = wrong = unnamed = images = 0

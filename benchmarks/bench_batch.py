@@ -30,7 +30,7 @@ WAYS = {"shell": "shell loop", "process": "batch, this process", "dask1": "batch
 
 def make_runs(folder: Path, runs: int, frames: int, size: int) -> list[Path]:
     from AngioSegLib.io.xa_write import write_xa
-    from AngioSegLib.phantom import PhantomOptions, make_phantom
+    from AngioSegLib.phantom.generator import PhantomOptions, make_phantom
 
     folder.mkdir(parents=True)
     return [write_xa(make_phantom(PhantomOptions(seed=100 + i, n_frames=frames, size=size)).cine,

@@ -1,7 +1,7 @@
 """Does a vessel's contrast grow with its cross-section (D²), as the densitometric MLD assumes?
 
 For each image, every centerline segment of ≥ 15 px gets its median diameter D (px, from the mask's
-edges) and its median densitometric area A (:func:`AngioSegLib.densitometry.area_profile`); the
+edges) and its median densitometric area A (:func:`AngioSegLib.qca.densitometry.area_profile`); the
 exponent is the slope of log A on log D across the image's segments (2 where the pixel values
 are linear in the attenuation, as in a log-processed angiogram). Images:
 
@@ -28,8 +28,8 @@ XCA = Path(__file__).resolve().parents[2] / "shared" / "data" / "xca-train"
 
 def exponent(image: np.ndarray, mask: np.ndarray) -> float | None:
     """Slope of log(area) on log(diameter) over the segments of one image (None if too few)."""
-    from AngioSegLib.densitometry import area_profile
-    from AngioSegLib.qca import measure_segments
+    from AngioSegLib.qca.analysis import measure_segments
+    from AngioSegLib.qca.densitometry import area_profile
 
     diameters, areas = [], []
     for segment in measure_segments(mask.astype(np.float32), mask, 1.0, "px"):

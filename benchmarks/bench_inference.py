@@ -31,11 +31,11 @@ from rich.table import Table
 from torch.utils.flop_counter import FlopCounterMode
 
 from AngioSegLib.errors import ModelError
-from AngioSegLib.evaluate import evaluate_pairs, pair_images, read_split
-from AngioSegLib.metrics import dice
+from AngioSegLib.evaluation.evaluate import evaluate_pairs, pair_images, read_split
+from AngioSegLib.evaluation.metrics import dice
 from AngioSegLib.model import MODEL_NAMES, LoadedModel, build_network, load_bundle
-from AngioSegLib.phantom import PhantomOptions, make_phantom
-from AngioSegLib.segment import InferenceOptions, Segmenter, TorchRunner, padded_size
+from AngioSegLib.phantom.generator import PhantomOptions, make_phantom
+from AngioSegLib.segment.segmenter import InferenceOptions, Segmenter, TorchRunner, padded_size
 
 XCA = Path(__file__).resolve().parents[2] / "shared" / "data" / "xca-train"
 SPLIT = Path(__file__).resolve().parents[1] / "data_splits" / "xca_split.json"

@@ -7,11 +7,11 @@ run it (ONNX Runtime on the CPU, field of view cleared):
   the figures; Dice counts every unlabelled vessel found as an error);
 - XCA val (the ``val`` list of ``data_splits/xca_split.json``, full masks): Dice, clDice, Sen;
 - phantoms (16 frames 256 px, seed 999, random lesions): Dice against the exact truth;
-- rendered collimators (:mod:`AngioSegLib.collimation`, 24 random ones on phantom frames): share
-  of predicted vessel pixels behind the collimator (opacity > 0.5), with the field of view
+- rendered collimators (:mod:`AngioSegLib.phantom.collimation`, 24 random ones on phantom frames):
+  share of predicted vessel pixels behind the collimator (opacity > 0.5), with the field of view
   cleared and from the network alone;
-- rendered catheters (:func:`AngioSegLib.devices.random_catheter`, 3 on each XCA val image, real
-  background): share of the catheter's pixels off the labelled vessels predicted vessel;
+- rendered catheters (:func:`AngioSegLib.phantom.devices.random_catheter`, 3 on each XCA val image,
+  real background): share of the catheter's pixels off the labelled vessels predicted vessel;
 - real cines (``../shared/data/xa``): predicted vessel area in a frame before contrast over the
   run's peak (the filling curve's floor; rubo frame 0 holds almost no contrast), and the share
   of barre's frames predicted vessel (a catheter and a guidewire, no vessel: ideally 0).
@@ -32,13 +32,19 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from AngioSegLib.collimation import blocked_fraction, collimate, random_collimation
-from AngioSegLib.devices import add_wire, random_catheter
-from AngioSegLib.evaluate import evaluate_pairs, pair_images, read_gray, read_mask, read_split
+from AngioSegLib.evaluation.evaluate import (
+    evaluate_pairs,
+    pair_images,
+    read_gray,
+    read_mask,
+    read_split,
+)
+from AngioSegLib.evaluation.metrics import dice
 from AngioSegLib.io import read_cine
-from AngioSegLib.metrics import dice
-from AngioSegLib.segment import Segmenter
-from AngioSegLib.train_data import make_phantom_samples
+from AngioSegLib.phantom.collimation import blocked_fraction, collimate, random_collimation
+from AngioSegLib.phantom.devices import add_wire, random_catheter
+from AngioSegLib.segment.segmenter import Segmenter
+from AngioSegLib.training.data import make_phantom_samples
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SPLIT = Path(__file__).resolve().parents[1] / "data_splits" / "xca_split.json"
@@ -88,8 +94,8 @@ def catheter_leak(segmenter: Segmenter, per_image: int = 3) -> dict[str, float]:
     """Share of rendered catheter pixels (off the labelled vessels) predicted vessel."""
     rng = np.random.default_rng(2024)
     found = total = 0
-    for image, mask in pair_images(DATA / "xca-train", names=read_split(SPLIT, "val")):
-        frame, label = read_gray(image), read_mask(mask) > 0
+    for pair in pair_images(DATA / "xca-train", names=read_split(SPLIT, "val")):
+        frame, label = read_gray(pair.image), read_mask(pair.mask) > 0
         for _ in range(per_image):
             drawn, covered = add_wire(frame, random_catheter(rng))
             off_vessel = covered & ~cv2.dilate(label.astype(np.uint8), np.ones((5, 5))).astype(bool)

@@ -27,7 +27,7 @@ def _median_s(function, repeats: int) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     from AngioSegLib.io.xa_write import TRANSFER_SYNTAXES, write_xa
-    from AngioSegLib.phantom import PhantomOptions, make_phantom
+    from AngioSegLib.phantom.generator import PhantomOptions, make_phantom
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=512)

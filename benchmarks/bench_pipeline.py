@@ -13,13 +13,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from AngioSegLib.evaluation.metrics import score_segmentation
 from AngioSegLib.io import read_cine
 from AngioSegLib.io.xa_write import write_xa
-from AngioSegLib.metrics import score_segmentation
-from AngioSegLib.outputs import write_outputs
-from AngioSegLib.phantom import PhantomOptions, make_phantom
+from AngioSegLib.outputs.writers import write_outputs
+from AngioSegLib.phantom.generator import PhantomOptions, make_phantom
 from AngioSegLib.pipeline import PipelineOptions, run
-from AngioSegLib.segment import Segmenter
+from AngioSegLib.segment.segmenter import Segmenter
 
 
 def main() -> None:

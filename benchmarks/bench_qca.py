@@ -47,7 +47,7 @@ from scipy.spatial import cKDTree
 
 
 def _phantom(seed: int, spacing: float, size: int):
-    from AngioSegLib.phantom import PhantomOptions, StenosisSpec, make_phantom
+    from AngioSegLib.phantom.generator import PhantomOptions, StenosisSpec, make_phantom
 
     rng = np.random.default_rng([seed, 7])
     specs = (StenosisSpec("LAD", float(rng.uniform(30, 80)), float(rng.uniform(4, 8)), 0.40),
@@ -131,8 +131,8 @@ def _expected_length(planted) -> float:
 
 
 def _catheter_error(run, spacing) -> float | None:
-    from AngioSegLib.calibration import calibrate_from_catheter
     from AngioSegLib.errors import InputError
+    from AngioSegLib.qca.calibration import calibrate_from_catheter
 
     axis = run.catheter[0]
     size = run.options.size
@@ -152,7 +152,7 @@ def _catheter_error(run, spacing) -> float | None:
 
 
 def _evaluate(source, seeds, spacings, size, segmenter, options):
-    from AngioSegLib.qca import list_stenoses, measure_segments
+    from AngioSegLib.qca.analysis import list_stenoses, measure_segments
 
     rows = {"mld": [], "ds": [], "rvd": [], "length": [], "found": 0, "planted": 0, "fp": 0,
             "seconds": [], "catheter": [], "mld_plain": [], "ds_plain": [], "rvd_plain": [],
@@ -236,11 +236,11 @@ def main() -> None:
                         help="also list every planted and every false lesion")
     parser.add_argument("--model", default=None, help="model name or bundle (default: shipped)")
     args = parser.parse_args()
-    from AngioSegLib.qca import QcaOptions
+    from AngioSegLib.qca.analysis import QcaOptions
 
     segmenter = None
     if "model" in args.sources:
-        from AngioSegLib.segment import Segmenter
+        from AngioSegLib.segment.segmenter import Segmenter
 
         segmenter = Segmenter(args.model)
     seeds = range(args.first_seed, args.first_seed + args.seeds)

@@ -1,4 +1,4 @@
-"""QCA by class on the second phantom set (:mod:`AngioSegLib.phantom_qca`), before vs after.
+"""QCA by class on the second phantom set (:mod:`AngioSegLib.phantom.qca_suite`), before vs after.
 
 Each case is one frame with one planted lesion (reference 1.5–4.5 mm, 30–85 %DS plus 90 % and
 total occlusions, concentric / eccentric / plateau, elliptical lumens, 0.15–0.3 mm/px, blur
@@ -40,7 +40,7 @@ CONFIGS = ("before", "edge", "densitometric")
 
 
 def _options(config: str):
-    from AngioSegLib.qca import QcaOptions
+    from AngioSegLib.qca.analysis import QcaOptions
 
     if config == "before":
         return QcaOptions(border_method="probability", bridge_gaps=False, exclude_overlap=False,
@@ -49,8 +49,8 @@ def _options(config: str):
 
 
 def _measure(case, config: str):
-    from AngioSegLib.densitometry import attenuation_image, densitometry_is_valid
-    from AngioSegLib.qca import list_stenoses, measure_segments
+    from AngioSegLib.qca.analysis import list_stenoses, measure_segments
+    from AngioSegLib.qca.densitometry import attenuation_image, densitometry_is_valid
 
     relationship = case.pixel_intensity_relationship
     image = attenuation_image(case.frame, relationship)
@@ -130,7 +130,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="also write the tables here")
     parser.add_argument("--lesions", action="store_true", help="one line per case")
     args = parser.parse_args()
-    from AngioSegLib.phantom_qca import draw_case, render_case
+    from AngioSegLib.phantom.qca_suite import draw_case, render_case
 
     results, log = [], []
     start = time.perf_counter()

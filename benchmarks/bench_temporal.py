@@ -1,4 +1,4 @@
-"""Speed and effect of the motion-compensated temporal filter (AngioSegLib.temporal).
+"""Speed and effect of the motion-compensated temporal filter (AngioSegLib.temporal.filter).
 
 Prints four tables:
 
@@ -38,8 +38,8 @@ from test_temporal import (  # noqa: E402
     warp_true,
 )
 
-from AngioSegLib.metrics import temporal_flicker  # noqa: E402
-from AngioSegLib.temporal import (  # noqa: E402
+from AngioSegLib.evaluation.metrics import temporal_flicker  # noqa: E402
+from AngioSegLib.temporal.filter import (  # noqa: E402
     TemporalOptions,
     estimate_flows,
     filter_probabilities,
@@ -61,7 +61,7 @@ def _median_s(function, repeats: int) -> tuple[float, float]:
 
 
 def speed_table(n_frames: int, repeats: int) -> None:
-    from AngioSegLib.phantom import PhantomOptions, make_phantom
+    from AngioSegLib.phantom.generator import PhantomOptions, make_phantom
 
     run = make_phantom(PhantomOptions(seed=0, n_frames=n_frames, size=512))
     frames = run.cine.frames
@@ -96,8 +96,8 @@ def speed_table(n_frames: int, repeats: int) -> None:
 def chained_vs_direct_table(n_frames: int) -> None:
     import cv2
 
-    from AngioSegLib.flow import flow_shape_for, normalise_frame
-    from AngioSegLib.phantom import PhantomOptions, make_phantom
+    from AngioSegLib.phantom.generator import PhantomOptions, make_phantom
+    from AngioSegLib.temporal.flow import flow_shape_for, normalise_frame
 
     run = make_phantom(PhantomOptions(seed=0, n_frames=n_frames, size=512, contrast_inflow=False))
     frames, masks, moves = run.cine.frames, run.masks, run.displacement
@@ -148,7 +148,7 @@ def chained_vs_direct_table(n_frames: int) -> None:
 
 
 def phantom_table(seeds: tuple[int, ...]) -> None:
-    from AngioSegLib.phantom import PhantomOptions, make_phantom
+    from AngioSegLib.phantom.generator import PhantomOptions, make_phantom
 
     methods = {
         "unfiltered": None,

@@ -1,4 +1,4 @@
-"""Score a trained run's bundle and copy it into AngioSegLib/models/NAME with its metrics.
+"""Score a trained run's bundle and copy it into AngioSegLib/model/weights/NAME with its metrics.
 
 Usage: python scripts/publish_model.py runs/light/last cenet-light "<training command>" [--write]
        [--version 0.3.0 --change "what changed"]
@@ -9,10 +9,10 @@ The bundle is a run's ``bundle`` (best epoch) or ``last`` (last epoch) folder; t
 Scores on the validation list of data_splits/xca_split.json (whole image and inside the field of
 view, raw grey > 10), on ARCADE's 200 validation angiograms (partial labels: Sen and centerline
 recall are the figures to read; for a model with a segment head also the coronary-segment scores
-of :mod:`AngioSegLib.evaluate`), both through the Segmenter as users run it, and on 16 fresh
-phantom frames (seed 999); prints the metrics as JSON. With
---write, replaces AngioSegLib/models/NAME by the run's bundle and records the metrics, epochs,
-training time and command in its configs/metadata.json. MODEL_CARD.md is edited by hand.
+of :mod:`AngioSegLib.evaluation.evaluate`), both through the Segmenter as users run it, and on 16
+fresh phantom frames (seed 999); prints the metrics as JSON. With
+--write, replaces AngioSegLib/model/weights/NAME by the run's bundle and records the metrics,
+epochs, training time and command in its configs/metadata.json. MODEL_CARD.md is edited by hand.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from AngioSegLib.evaluate import evaluate_pairs, pair_images, read_gray, read_split
-from AngioSegLib.metrics import mean_scores, score_segmentation
+from AngioSegLib.evaluation.evaluate import evaluate_pairs, pair_images, read_gray, read_split
+from AngioSegLib.evaluation.metrics import mean_scores, score_segmentation
 from AngioSegLib.model import MODELS_DIR, check_bundle, load_bundle, make_metadata
-from AngioSegLib.train import predict_probability, score_samples
-from AngioSegLib.train_data import load_folder_samples, make_phantom_samples
+from AngioSegLib.training.data import load_folder_samples, make_phantom_samples
+from AngioSegLib.training.train import predict_probability, score_samples
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "xca-train"
 ARCADE_VAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "arcade-syntax" / "val"
@@ -52,7 +52,7 @@ def score(model) -> dict:
         start = time.perf_counter()
         predict_probability(network, sample["image"][0])
         seconds.append(time.perf_counter() - start)
-    from AngioSegLib.segment import Segmenter
+    from AngioSegLib.segment.segmenter import Segmenter
 
     segmenter = Segmenter(model, device="cpu", threads=2)
     named = bool(segmenter.segment_classes)

@@ -363,7 +363,7 @@ class AngioSegLogic(ScriptedLoadableModuleLogic):
         import AngioSegMRML
 
         from AngioSegLib.pipeline import PipelineOptions
-        from AngioSegLib.qca import QcaOptions
+        from AngioSegLib.qca.analysis import QcaOptions
 
         cine = self.readCine(sequenceNode)
         catheterPoints, catheterFrame = None, 0
@@ -563,7 +563,7 @@ class AngioSegTest(ScriptedLoadableModuleTest):
         import AngioSegMRML
         import numpy as np
 
-        from AngioSegLib.phantom import PhantomOptions, make_phantom
+        from AngioSegLib.phantom.generator import PhantomOptions, make_phantom
         from AngioSegLib.pipeline import PipelineOptions
 
         self.delayDisplay("Making a phantom cine")

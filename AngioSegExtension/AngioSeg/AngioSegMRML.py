@@ -287,7 +287,7 @@ def vesselColorNode(scene):
 def anatomyColorNode(scene):
     """The "AngioSeg coronary segments" color table (0 background, 1–25 the SYNTAX segments by
     ARCADE's label values, named "7 LAD mid" and so on), created once per scene."""
-    from AngioSegLib.anatomy import SEGMENTS
+    from AngioSegLib.anatomy.segments import SEGMENTS
 
     return _colorTableNode(scene, "AngioSeg coronary segments", {
         s.value: (f"{s.syntax} {s.name}", tuple(c / 255.0 for c in s.colour)) for s in SEGMENTS})

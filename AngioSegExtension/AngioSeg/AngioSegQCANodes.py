@@ -1,7 +1,7 @@
 """QCA results as MRML tables and plots: stenosis list, per-frame values, run summary, charts.
 
 Qt-free (works on the ``slicer-core`` wheel). Columns are read from the fields of
-``AngioSegLib.quantify`` dataclasses, so new measures appear without changes here; each column
+``AngioSegLib.qca.measures`` dataclasses, so new measures appear without changes here; each column
 name carries its unit ("MLD (mm)", or "(px)" when the run is uncalibrated) and the summary table
 and every table's ``AngioSeg.calibrationSource`` attribute record where the scale came from.
 """

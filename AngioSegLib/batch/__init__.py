@@ -1,11 +1,11 @@
 """Batch analysis of many runs: find the runs, run each once, record one row per run.
 
-:func:`~AngioSegLib.batch.runner.run_batch` is the entry; the pieces are small modules:
-:mod:`~AngioSegLib.batch.inputs` (files, folders, DICOMDIR and manifest CSV → one
-:class:`~AngioSegLib.batch.records.RunSpec` per run, duplicates found),
-:mod:`~AngioSegLib.batch.task` (one run on a worker: read, pipeline, outputs, completion marker),
-:mod:`~AngioSegLib.batch.scale_out` (in this process, a plain process pool, or Dask),
-:mod:`~AngioSegLib.batch.summary` (``summary.csv``, ``summary.json``, ``stenoses.csv``).
+:func:`~.runner.run_batch` is the entry; the pieces are small modules:
+:mod:`~.inputs` (files, folders, DICOMDIR and manifest CSV → one
+:class:`~.records.RunSpec` per run, duplicates found),
+:mod:`~.task` (one run on a worker: read, pipeline, outputs, completion marker),
+:mod:`~.scale_out` (in this process, a plain process pool, or Dask),
+:mod:`~.summary` (``summary.csv``, ``summary.json``, ``stenoses.csv``).
 """
 
 from __future__ import annotations

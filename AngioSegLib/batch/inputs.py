@@ -1,6 +1,6 @@
 """Find the runs of a batch: files, folders (searched through), DICOMDIRs and manifest CSVs.
 
-Every XA run found becomes one :class:`~AngioSegLib.batch.records.RunSpec`: a multi-frame
+Every XA run found becomes one :class:`~.records.RunSpec`: a multi-frame
 instance is a run; single-frame instances form one run per series and folder. A file that looks
 like DICOM (``DICM`` preamble, or a ``.dcm`` name) but whose header cannot be read is kept as a
 run of its own, so that it fails in the summary with the reader's reason instead of vanishing;

@@ -10,7 +10,7 @@ import enum
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from AngioSegLib.outputs import OutputOptions
+from AngioSegLib.outputs.writers import OutputOptions
 from AngioSegLib.pipeline import PipelineOptions
 
 Point = tuple[float, float]

@@ -1,8 +1,8 @@
 """`run_batch(inputs, options, progress) -> BatchResult`: analyse every run found, one row each.
 
 The output folder holds one folder per run (named by its key, see
-:func:`~AngioSegLib.batch.inputs.find_runs`) and the tables of
-:mod:`~AngioSegLib.batch.summary`, rewritten as runs finish (at most every
+:func:`~.inputs.find_runs`) and the tables of
+:mod:`~.summary`, rewritten as runs finish (at most every
 :data:`TABLE_INTERVAL_S`) and once at the end, also when the batch is stopped (runs not done are
 then listed as skipped). A run that fails is recorded with its reason and the others go on.
 
@@ -28,7 +28,7 @@ from AngioSegLib.batch.summary import TABLE_NAMES, count_statuses, write_tables
 from AngioSegLib.batch.task import completed_record
 from AngioSegLib.errors import InputError, OutputExistsError
 from AngioSegLib.io.atomic import check_writable_folder, exclusive_lock
-from AngioSegLib.outputs import OutputOptions
+from AngioSegLib.outputs.writers import OutputOptions
 from AngioSegLib.pipeline import PipelineOptions
 from AngioSegLib.progress import Progress, ProgressCallback, no_progress
 
@@ -60,7 +60,7 @@ class BatchOptions:
     engine: str = "auto"
 
     def __post_init__(self) -> None:
-        from AngioSegLib.segment import look_up_option
+        from AngioSegLib.segment.segmenter import look_up_option
 
         object.__setattr__(self, "output", Path(self.output).expanduser())
         look_up_option(self.engine, ENGINES, "batch engine")

@@ -1,8 +1,8 @@
 """Where the runs of a batch are done: in this process, in a plain process pool, or on Dask.
 
 Each engine takes the runs and the shared settings and yields one
-:class:`~AngioSegLib.batch.records.RunRecord` per run **as it finishes** (not in input order).
-The task is always :func:`~AngioSegLib.batch.task.process_run`, one run per task; each worker
+:class:`~.records.RunRecord` per run **as it finishes** (not in input order).
+The task is always :func:`~.task.process_run`, one run per task; each worker
 process loads the model once and keeps it.
 
 Dask: :func:`dask_client` starts a local cluster of ``workers`` processes (one task at a time

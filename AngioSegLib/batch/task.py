@@ -1,7 +1,7 @@
 """One run of a batch, as a worker does it: read → pipeline → outputs → completion marker.
 
 :func:`process_run` never raises for a run that cannot be done: it returns a
-:class:`~AngioSegLib.batch.records.RunRecord` with status ``failed`` and the one-line reason, so
+:class:`~.records.RunRecord` with status ``failed`` and the one-line reason, so
 the batch goes on (an interrupt still stops it). The model is loaded once per process
 (:func:`cached_segmenter`) and reused by every run that process does.
 
@@ -39,9 +39,10 @@ def worker_label() -> str:
 
 
 def cached_segmenter(settings: BatchSettings):
-    """The :class:`~AngioSegLib.segment.Segmenter` of ``settings``, loaded once per process
-    (a model or device that cannot be loaded fails every later run at once, with its reason)."""
-    from AngioSegLib.segment import Segmenter
+    """The :class:`~AngioSegLib.segment.segmenter.Segmenter` of ``settings``, loaded once per
+    process (a model or device that cannot be loaded fails every later run at once, with its
+    reason)."""
+    from AngioSegLib.segment.segmenter import Segmenter
 
     pipeline = settings.pipeline
     key = (pipeline.model, pipeline.device, pipeline.precision, settings.threads)
@@ -98,7 +99,7 @@ def process_run(spec: RunSpec, settings: BatchSettings) -> RunRecord:
 
 def _process(spec: RunSpec, settings: BatchSettings, folder: Path, start: float) -> RunRecord:
     from AngioSegLib.io.atomic import atomic_write
-    from AngioSegLib.outputs import (
+    from AngioSegLib.outputs.writers import (
         check_free_space,
         estimate_output_bytes,
         reserve_output_folder,

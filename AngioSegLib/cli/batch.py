@@ -117,7 +117,7 @@ def batch(
     Exit code 0 when no run failed, 1 when some did (each with its reason in summary.csv).
     """
     from AngioSegLib.batch import BatchOptions, run_batch
-    from AngioSegLib.outputs import OutputOptions
+    from AngioSegLib.outputs.writers import OutputOptions
     from AngioSegLib.pipeline import PipelineOptions
 
     options = BatchOptions(

@@ -15,7 +15,7 @@ _PRECISION_HELP = "auto, fp32, bf16, fp16 (GPU) or int8 (ONNX Runtime on the CPU
 
 def _names(list_file: Path | None, split: Path | None, subset: str) -> list[str] | None:
     from AngioSegLib.errors import InputError
-    from AngioSegLib.evaluate import read_name_list, read_split
+    from AngioSegLib.evaluation.evaluate import read_name_list, read_split
 
     if list_file is not None and split is not None:
         raise InputError("give either --list or --split, not both")
@@ -50,7 +50,7 @@ def _print_segments(summary) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from AngioSegLib.anatomy import segment_of
+    from AngioSegLib.anatomy.segments import segment_of
 
     table = Table(title=f"coronary segments: mean per-image F1 {summary.mean_f1:.3f}, mean "
                         f"Dice over the segments shown {summary.mean_dice_present:.3f}")
@@ -92,8 +92,8 @@ def evaluate(
     stderr."""
     from AngioSegLib.cli.progress_bar import stage_progress
     from AngioSegLib.errors import InputError
-    from AngioSegLib.evaluate import evaluate_pairs, pair_images
-    from AngioSegLib.segment import Segmenter
+    from AngioSegLib.evaluation.evaluate import evaluate_pairs, pair_images
+    from AngioSegLib.segment.segmenter import Segmenter
 
     if labels is not None and masks is not None:
         raise InputError("give either --masks or --labels, not both")
@@ -118,7 +118,7 @@ def export_onnx(
 ) -> None:
     """Write the network as ONNX: input 'image' (B,1,H,W) float32 normalised as the model expects,
     H and W multiples of 32; output 'logits' (sigmoid gives the vessel probability)."""
-    from AngioSegLib.segment import export_onnx_model
+    from AngioSegLib.segment.segmenter import export_onnx_model
 
     path = export_onnx_model(model, output, int8=int8, force=force)
     typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
@@ -136,8 +136,8 @@ def bench(
     as_json: bool = typer.Option(False, "--json", help="Print the timing as JSON on stdout."),
 ) -> None:
     """Time the segmentation of phantom frames: ms/frame and frames/s on this machine."""
-    from AngioSegLib.phantom import PhantomOptions, make_phantom
-    from AngioSegLib.segment import Segmenter
+    from AngioSegLib.phantom.generator import PhantomOptions, make_phantom
+    from AngioSegLib.segment.segmenter import Segmenter
 
     segmenter = Segmenter(
         model, device=device, backend=backend, precision=precision, scale=scale,

@@ -32,7 +32,7 @@ def phantom(
     """Write a synthetic angiography run (vessel tree, stenoses, motion, contrast inflow)."""
     from AngioSegLib.io.atomic import check_output_path
     from AngioSegLib.io.xa_write import check_transfer_syntax, write_xa
-    from AngioSegLib.phantom import PhantomOptions, make_phantom
+    from AngioSegLib.phantom.generator import PhantomOptions, make_phantom
 
     check_transfer_syntax(transfer_syntax)
     check_output_path(output, force=force)

@@ -86,9 +86,9 @@ def run_and_write(
 ):
     """Check the free space, run the pipeline with a progress bar, write outputs, print the summary.
 
-    The caller holds ``outdir`` (:func:`~AngioSegLib.outputs.reserve_output_folder`).
+    The caller holds ``outdir`` (:func:`~AngioSegLib.outputs.writers.reserve_output_folder`).
     """
-    from AngioSegLib.outputs import (
+    from AngioSegLib.outputs.writers import (
         OutputOptions,
         check_free_space,
         estimate_output_bytes,
@@ -153,9 +153,9 @@ def segment(
 ) -> None:
     """Segment and measure every frame of an XA cine; write SEG, SR, labelmaps, video and report."""
     from AngioSegLib.io import read_cine
-    from AngioSegLib.outputs import reserve_output_folder
+    from AngioSegLib.outputs.writers import reserve_output_folder
     from AngioSegLib.pipeline import PipelineOptions
-    from AngioSegLib.qca import QcaOptions
+    from AngioSegLib.qca.analysis import QcaOptions
 
     target = pacs_io.prepare_store(store, token_file, timeout)
     keep = pacs_io.local_inputs(input_path)
@@ -192,11 +192,15 @@ def demo(
     """Generate a phantom XA run, run the whole pipeline on it and write every output."""
     from rich.console import Console
 
+    from AngioSegLib.evaluation.metrics import score_segmentation
     from AngioSegLib.io import read_cine
     from AngioSegLib.io.xa_write import write_xa
-    from AngioSegLib.metrics import score_segmentation
-    from AngioSegLib.outputs import check_free_space, estimate_output_bytes, reserve_output_folder
-    from AngioSegLib.phantom import PhantomOptions, make_phantom
+    from AngioSegLib.outputs.writers import (
+        check_free_space,
+        estimate_output_bytes,
+        reserve_output_folder,
+    )
+    from AngioSegLib.phantom.generator import PhantomOptions, make_phantom
     from AngioSegLib.pipeline import PipelineOptions
 
     console = Console(stderr=True)

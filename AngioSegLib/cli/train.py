@@ -60,8 +60,8 @@ def train(
 ) -> None:
     """Train a vessel segmentation network (Dice + BCE loss, Adam, MONAI augmentation)."""
     from AngioSegLib.cli.progress_bar import stage_progress
-    from AngioSegLib.train import TrainOptions
-    from AngioSegLib.train import train as run_training
+    from AngioSegLib.training.train import TrainOptions
+    from AngioSegLib.training.train import train as run_training
 
     options = TrainOptions(
         output=output, model=model, data=data, masks=masks, split=split, phantoms=phantoms,

@@ -2,7 +2,7 @@
 
 One BINARY segment per SYNTAX segment that names at least one pixel of the run (numbered 1, 2, …
 in the order of the label values), each frame referencing its XA source frame, built like the
-vessel SEG (:func:`AngioSegLib.io.seg.build_seg_dataset`: same study, new series, no Frame of
+vessel SEG (:func:`.seg.build_seg_dataset`: same study, new series, no Frame of
 Reference). Each segment says what it is with codes from DICOM PS3.16:
 
 - category "Anatomical Structure" (SCT 91723000, CID 7150);
@@ -18,7 +18,8 @@ Reference). Each segment says what it is with codes from DICOM PS3.16:
   Identification Sequence;
 - anatomic region: the parent artery from CID 3016 "Major Coronary Arteries" (RCA, left main,
   LAD, circumflex), so even a segment with a local type has a standard code for where it is;
-- recommended display colour: the table's RGB (:data:`AngioSegLib.anatomy.SEGMENTS`) in CIELab.
+- recommended display colour: the table's RGB (:data:`AngioSegLib.anatomy.segments.SEGMENTS`) in
+  CIELab.
 
 A run in which no pixel names a segment (every label 0) has nothing to store: a SEG needs at
 least one segment, so :func:`write_anatomy_seg` refuses it and the outputs write no anatomy.dcm.
@@ -37,7 +38,7 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
 
-from AngioSegLib.anatomy import BY_VALUE, SEGMENTS, CoronarySegment
+from AngioSegLib.anatomy.segments import BY_VALUE, SEGMENTS, CoronarySegment
 from AngioSegLib.cine import CineRun
 from AngioSegLib.errors import InputError
 from AngioSegLib.io.seg import (
@@ -134,8 +135,8 @@ def write_anatomy_seg(
     """Write the coronary segment labels ``anatomy`` of ``cine`` as a BINARY DICOM SEG.
 
     ``anatomy`` is (T, H, W) integer SYNTAX label values (0 = background or a vessel of no named
-    segment, 1–25 :data:`~AngioSegLib.anatomy.SEGMENTS`), the cine's shape. One segment per value
-    present; a segment's frames are the cine frames where it has pixels. Raises
+    segment, 1–25 :data:`~AngioSegLib.anatomy.segments.SEGMENTS`), the cine's shape. One segment
+    per value present; a segment's frames are the cine frames where it has pixels. Raises
     :class:`~AngioSegLib.errors.InputError` for a non-DICOM run, a wrong shape or value, or a run
     with no named pixel. Returns the written path.
     """

@@ -1,7 +1,7 @@
 """Vessel masks as labelmap stacks: Slicer's volume-sequence NRRD (``.seq.nrrd``) and NIfTI.
 
 The same writers take the coronary-segment label maps (values 0–25, ``max_label`` =
-:data:`~AngioSegLib.anatomy.SEGMENT_CLASSES` − 1); :func:`write_colour_table` writes their
+:data:`~AngioSegLib.anatomy.segments.SEGMENT_CLASSES` − 1); :func:`write_colour_table` writes their
 names and colours as a Slicer colour table (``.ctbl``).
 
 Geometry follows Slicer's DICOMImageSequencePlugin for XA frames, so the labels overlay the cine

@@ -17,7 +17,7 @@ the Segmentation IOD with pydicom from highdicom's validated content objects
 - patient and study copied from the XA; a new series in the same study.
 
 The assembly (:func:`build_seg_dataset`: header, references, frames for any number of
-segments) is shared with :mod:`AngioSegLib.io.anatomy_seg`, which writes one segment per
+segments) is shared with :mod:`.anatomy_seg`, which writes one segment per
 coronary segment in the same way.
 """
 

@@ -76,10 +76,10 @@ from AngioSegLib.cine import CalibrationSource, CineRun, FrameReference
 from AngioSegLib.errors import InputError
 from AngioSegLib.io.atomic import atomic_write
 from AngioSegLib.io.seg import read_source_header
-from AngioSegLib.qca import INTERPOLATED, SegmentMeasures, Stenosis
+from AngioSegLib.qca.analysis import INTERPOLATED, SegmentMeasures, Stenosis
 
 if TYPE_CHECKING:
-    from AngioSegLib.quantify import RunAnalysis
+    from AngioSegLib.qca.measures import RunAnalysis
 
 __all__ = ["CONCEPTS", "SrAlgorithm", "build_measurement_report", "write_sr"]
 
@@ -286,7 +286,7 @@ def _algorithm(algorithm: SrAlgorithm, analysis: RunAnalysis) -> hd.sr.Algorithm
 
 def build_measurement_report(analysis: RunAnalysis, cine: CineRun, seg: Dataset,
                              algorithm: SrAlgorithm) -> hd.sr.ComprehensiveSR:
-    """The TID 1500 report of ``analysis`` (a :class:`~AngioSegLib.quantify.RunAnalysis` of
+    """The TID 1500 report of ``analysis`` (a :class:`~AngioSegLib.qca.measures.RunAnalysis` of
     ``cine``) as a Comprehensive SR in ``seg``'s study (``seg``: the run's SEG dataset)."""
     if not cine.references:
         raise InputError(

@@ -5,9 +5,9 @@ Modality XA/RF), or the single-frame instances of one series in a folder or a DI
 tolerant (odd values are accepted) but every reason a file cannot be used becomes one
 :class:`~AngioSegLib.errors.InputError` that says what was found and what to do.
 
-Frames are decoded on demand (:class:`~AngioSegLib.io.dicom_frames.DicomFrames`; the first and
+Frames are decoded on demand (:class:`~.dicom_frames.DicomFrames`; the first and
 last are decoded at once so damaged or undecodable files fail here). Pixel values: see
-:mod:`AngioSegLib.io.dicom_frames` (stored values kept, MONOCHROME1 inverted, Modality LUT
+:mod:`.dicom_frames` (stored values kept, MONOCHROME1 inverted, Modality LUT
 tables applied, VOI LUT never). ``r_wave_frames`` are 0-based frame indices (RWavePointer − 1).
 
 What is refused rather than read wrongly: a header that does not describe its pixel data (the
@@ -15,7 +15,7 @@ uncompressed pixel data must hold exactly NumberOfFrames × Rows × Columns × B
 plus DICOM's one padding byte for an odd length), missing or impossible Image Pixel attributes, a
 file meta TransferSyntaxUID that is no transfer syntax, an unusable Modality LUT, a file that ends
 inside its header, and a DICOMDIR whose files of the series being read are missing. Implausible
-timing and spacing are ignored with a warning instead (see :mod:`AngioSegLib.io.dicom_meta`), as
+timing and spacing are ignored with a warning instead (see :mod:`.dicom_meta`), as
 are missing DICOMDIR files of other series.
 """
 

@@ -1,6 +1,6 @@
 """The building blocks of CE-Net (Gu et al., IEEE TMI 38:2281, 2019), as small 2-D modules.
 
-Each block says what it computes and at which resolution; :mod:`AngioSegLib.model.cenet`
+Each block says what it computes and at which resolution; :mod:`.cenet`
 assembles them into the context encoder network.
 """
 

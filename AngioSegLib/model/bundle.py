@@ -5,7 +5,7 @@ it small) + ``MODEL_CARD.md``. The metadata follows MONAI's bundle specification
 ``network_data_format`` with the input and output contract...) and adds an ``angioseg`` section:
 the architecture name, the input normalisation and the pixel spacing the network was trained at.
 
-The input contract is :func:`~AngioSegLib.model.normalise.normalise_frame` with the normalisation
+The input contract is :func:`~.normalise.normalise_frame` with the normalisation
 the bundle names, the one function that training and inference both use.
 """
 
@@ -28,7 +28,7 @@ from AngioSegLib.model.normalise import (
     normalisation_record,
 )
 
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+MODELS_DIR = Path(__file__).resolve().parent / "weights"
 MODEL_NAMES = ("cenet-r34", "cenet-light")
 DEFAULT_MODEL = "cenet-light"  # trained weights ship for this one (see its MODEL_CARD.md)
 METADATA_FILE = Path("configs") / "metadata.json"
@@ -76,7 +76,7 @@ def make_metadata(
         "is_patch_data": False, "channel_def": {"0": "vessel"},
     }}
     if segment_classes:
-        from AngioSegLib.anatomy import SEGMENTS
+        from AngioSegLib.anatomy.segments import SEGMENTS
 
         channels = {"0": "vessel of no named segment"}
         channels.update({str(s.value): f"SYNTAX {s.syntax} {s.name}" for s in SEGMENTS})

@@ -7,9 +7,9 @@ that gives one vessel logit per input pixel. :func:`build_network` makes a regis
 name; any image size works (padded internally to a multiple of 32, cropped back).
 
 With ``segment_classes`` S > 0 a second, cheap head names the vessel
-(:class:`~AngioSegLib.model.blocks.SegmentHead`): from the decoder's 1/4-resolution features and
+(:class:`~.blocks.SegmentHead`): from the decoder's 1/4-resolution features and
 its 1/16-resolution ones (a wide view of the tree) it gives S coronary-segment logits (see
-:mod:`AngioSegLib.anatomy`). They stay at
+:mod:`AngioSegLib.anatomy.segments`). They stay at
 1/4 resolution — segment names change over centimetres, not pixels, and upsampling 26 channels
 to the frame would cost more than the head — so such a network returns a pair: vessel logits
 (B, 1, H, W) and segment logits (B, S, ⌈H/4⌉, ⌈W/4⌉). :func:`vessel_logits` takes the first of

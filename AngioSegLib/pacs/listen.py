@@ -15,8 +15,8 @@ instance with a status rather than refuse a whole association:
 Each accepted instance is written to a spool folder (not kept in memory) and queued; the queue
 holds at most ``queue_size`` instances, so a burst of runs is refused rather than exhausting
 memory or disk. One worker thread runs the pipeline on each (the model is loaded once, at
-:meth:`Listener.start`), writes the SEG and SR (:mod:`AngioSegLib.outputs`, all or nothing) and
-sends them to the destination (:func:`.node.send_instances`: SEG first, SR only after it). A
+:meth:`Listener.start`), writes the SEG and SR (:mod:`AngioSegLib.outputs.writers`, all or nothing)
+and sends them to the destination (:func:`.node.send_instances`: SEG first, SR only after it). A
 failed run or send is logged and the node carries on. :meth:`Listener.stop` stops accepting,
 lets the run in progress finish and drops (and logs) what is still queued.
 
@@ -122,7 +122,7 @@ class Listener:
         from pynetdicom.sop_class import Verification
 
         if self.segmenter is None:
-            from AngioSegLib.segment import Segmenter
+            from AngioSegLib.segment.segmenter import Segmenter
 
             pipeline = self.options.pipeline
             self.segmenter = Segmenter(model=pipeline.model, device=pipeline.device,
@@ -264,7 +264,7 @@ class Listener:
 
     def _process(self, path: Path, uid: str) -> None:
         from AngioSegLib.io import read_cine
-        from AngioSegLib.outputs import OutputOptions, write_outputs
+        from AngioSegLib.outputs.writers import OutputOptions, write_outputs
         from AngioSegLib.pipeline import run
 
         cine = read_cine(path)

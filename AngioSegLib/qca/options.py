@@ -1,0 +1,108 @@
+"""How QCA measures: :class:`QcaOptions` (lengths in mm, fractions 0–1), shared by :mod:`.analysis`,
+:mod:`.profile_analysis` and :mod:`.measures`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from AngioSegLib.errors import InputError
+from AngioSegLib.qca.diameter import DIAMETER_METHODS
+
+__all__ = ["BORDER_METHODS", "DEFAULT_OPTIONS", "MLD_METHODS", "QcaOptions"]
+
+MLD_METHODS = ("densitometric", "edge")
+BORDER_METHODS = ("image", "probability")
+
+
+@dataclass(frozen=True)
+class QcaOptions:
+    """How to measure. Lengths in mm, fractions 0–1. On an uncalibrated run (results in px) the
+    lengths are taken at ``uncalibrated_mm_per_pixel``, a typical 512² angiogram's pixel.
+
+    ``border_method``: "image" finds the lumen borders on the frame (:mod:`.lumen_edges`; needs
+    the frame), "probability" on the segmentation's probability map (the pre-0.4 method).
+    ``bridge_gaps``: join breaks of the segmentation at tight lesions along the image
+    (:mod:`.lesion_path`, up to ``max_gap_mm``); ``exclude_overlap``: leave cross-sections where
+    another vessel crosses or overlaps out of the reference fit and lesion search
+    (:mod:`.overlap`); ``min_vessel_snr``: a lesion is listed only on a vessel whose healthy
+    stretch stands out of the background noise by this much (not on background anatomy).
+    ``analysis_frame`` (None: chosen from the filling curve) and ``segment_points`` (two
+    (row, col) pixels, proximal first; None: every vessel of the segmentation) let a user pick
+    the frame and the analysis segment.
+    """
+
+    diameter_method: str = "integral"
+    mld_method: str = "densitometric"
+    level: float = 0.5
+    profile_sigma_mm: float = 0.15
+    spur_factor: float = 1.5
+    min_branch_mm: float = 1.0
+    end_trim_diameters: float = 1.0
+    junction_trim_diameters: float = 0.0
+    lesion_threshold: float = 0.2
+    min_stenosis_percent: float = 20.0
+    max_lesions: int = 3
+    min_reference_diameters: float = 1.0
+    reference_window_diameters: float = 4.0
+    densitometry_sigma_mm: float = 0.25
+    densitometry_background_mm: float = 2.0
+    uncalibrated_mm_per_pixel: float = 0.25
+    border_method: str = "image"
+    bridge_gaps: bool = True
+    max_gap_mm: float = 12.0
+    exclude_overlap: bool = True
+    min_vessel_snr: float = 3.0
+    analysis_frame: int | None = None
+    segment_points: tuple[tuple[float, float], tuple[float, float]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.border_method not in BORDER_METHODS:
+            raise InputError(
+                f"border method must be one of {', '.join(BORDER_METHODS)}, "
+                f"found {self.border_method!r}"
+            )
+        if self.analysis_frame is not None and self.analysis_frame < 0:
+            raise InputError(f"analysis frame must be 0 or more, found {self.analysis_frame}")
+        if self.segment_points is not None and (
+                len(self.segment_points) != 2
+                or any(len(p) != 2 for p in self.segment_points)):
+            raise InputError("segment_points must be two (row, col) pixels, proximal first, "
+                             f"found {self.segment_points!r}")
+        if self.diameter_method not in DIAMETER_METHODS:
+            raise InputError(
+                f"diameter method must be one of {', '.join(DIAMETER_METHODS)}, "
+                f"found {self.diameter_method!r}"
+            )
+        if self.mld_method not in MLD_METHODS:
+            raise InputError(
+                f"MLD method must be one of {', '.join(MLD_METHODS)}, found {self.mld_method!r}"
+            )
+        if not 0.0 < self.level < 1.0 or not 0.0 < self.lesion_threshold < 1.0:
+            raise InputError(
+                "level and lesion_threshold must be between 0 and 1, found "
+                f"{self.level} and {self.lesion_threshold}"
+            )
+        if self.max_lesions < 1:
+            raise InputError(f"max_lesions must be 1 or more, found {self.max_lesions}")
+        if min(self.profile_sigma_mm, self.spur_factor, self.min_branch_mm,
+               self.end_trim_diameters, self.junction_trim_diameters,
+               self.min_reference_diameters, self.densitometry_sigma_mm,
+               self.densitometry_background_mm, self.max_gap_mm, self.min_vessel_snr) < 0:
+            raise InputError("QCA lengths and factors must be 0 or more")
+        if self.uncalibrated_mm_per_pixel <= 0:
+            raise InputError("uncalibrated_mm_per_pixel must be more than 0, found "
+                             f"{self.uncalibrated_mm_per_pixel}")
+
+    def in_pixels(self) -> QcaOptions:
+        """These options with their lengths in pixels of ``uncalibrated_mm_per_pixel``."""
+        px = 1.0 / self.uncalibrated_mm_per_pixel
+        return replace(self, profile_sigma_mm=self.profile_sigma_mm * px,
+                       min_branch_mm=self.min_branch_mm * px,
+                       densitometry_sigma_mm=self.densitometry_sigma_mm * px,
+                       densitometry_background_mm=self.densitometry_background_mm * px,
+                       max_gap_mm=self.max_gap_mm * px)
+
+
+DEFAULT_OPTIONS = QcaOptions()
+
+

@@ -1,0 +1,202 @@
+"""One diameter profile's lesions: MLD, interpolated reference, RVD, %DS and lesion length.
+
+See :mod:`.analysis` for the method (the rules are stated there, with the vocabulary of CAAS QCA and
+QAngio XA); this module holds the 1-D analysis of a profile ``D(s)``, whatever measured it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from AngioSegLib.qca.options import DEFAULT_OPTIONS, QcaOptions
+
+__all__ = ["INTERPOLATED", "ProfileAnalysis", "analyze_lesions", "analyze_profile", "zone"]
+
+INTERPOLATED = "interpolated (proximal and distal)"
+
+
+@dataclass(frozen=True, eq=False)
+class ProfileAnalysis:
+    """Result of :func:`analyze_profile`; lengths in the profile's unit, None where undefined."""
+
+    reference: np.ndarray  # (N,) interpolated reference diameter, NaN outside the analysed part
+    mld: float | None
+    mld_index: int | None
+    rvd: float | None
+    lesion_start: float | None
+    lesion_end: float | None
+    reference_method: str
+    healthy: np.ndarray | None = None  # (N,) bool: the stretch the reference was fitted to
+    mld_method: str = "edge"
+    edge_mld: float | None = None  # the border (edge) MLD when ``mld`` is densitometric
+    densitometric_diameter: np.ndarray | None = None  # (N,) about the lesion, NaN elsewhere
+    densitometric_mld: float | None = None  # the second MLD, from the image's contrast
+    listed: bool = False  # whether the stenosis list holds it (see qca.list_stenoses)
+
+    @property
+    def percent_diameter_stenosis(self) -> float | None:
+        if self.mld is None or self.rvd is None:
+            return None
+        return float(max(0.0, (1.0 - self.mld / self.rvd) * 100.0))
+
+    @property
+    def percent_area_stenosis(self) -> float | None:
+        if self.mld is None or self.rvd is None:
+            return None
+        return float(max(0.0, (1.0 - (self.mld / self.rvd) ** 2) * 100.0))
+
+    @property
+    def lesion_length(self) -> float | None:
+        if self.lesion_start is None or self.lesion_end is None:
+            return None
+        return float(self.lesion_end - self.lesion_start)
+
+    def measures(self) -> dict:
+        """The lesion's scalar measures, by the field names that segments and stenoses share."""
+        return {"mld": self.mld, "rvd": self.rvd,
+                "percent_diameter_stenosis": self.percent_diameter_stenosis,
+                "percent_area_stenosis": self.percent_area_stenosis,
+                "lesion_length": self.lesion_length, "reference_method": self.reference_method,
+                "mld_method": self.mld_method,
+                "edge_mld": self.mld if self.edge_mld is None else self.edge_mld,
+                "densitometric_mld": self.densitometric_mld}
+
+
+def _crossing(s: np.ndarray, ratio: np.ndarray, i: int, step: int, limit: float) -> float:
+    """Arc position where ``ratio`` rises back above ``limit`` walking from ``i`` by ``step``."""
+    j = i
+    while 0 <= j + step < len(ratio) and ratio[j + step] < limit:
+        j += step
+    if not 0 <= j + step < len(ratio):
+        return float(s[j])
+    a, b = ratio[j], ratio[j + step]
+    fraction = (limit - a) / (b - a) if b != a else 0.0
+    return float(s[j] + fraction * (s[j + step] - s[j]))
+
+
+def _run_around(mask: np.ndarray, i: int) -> tuple[int, int]:
+    """First and last index of the run of True in ``mask`` that contains ``i``."""
+    lo, hi = i, i
+    while lo > 0 and mask[lo - 1]:
+        lo -= 1
+    while hi < len(mask) - 1 and mask[hi + 1]:
+        hi += 1
+    return lo, hi
+
+
+def _fit_reference(s, d, envelope, i_min, options) -> tuple[np.ndarray, str, np.ndarray]:
+    """(reference at s, method, the healthy samples it was fitted to) around the lesion at
+    ``i_min``, starting from the local upper level ``envelope`` — see the module docstring."""
+    reference, method, used = envelope, "none", np.zeros(len(s), bool)
+    for _ in range(3):
+        narrow = d < (1.0 - options.lesion_threshold / 2.0) * reference
+        narrow[i_min] = True
+        lo, hi = _run_around(narrow, i_min)
+        rvd = max(float(reference[i_min]), 1e-9)
+        margin = 0.5 * rvd
+        window = options.reference_window_diameters * rvd
+        near = (s >= s[lo] - margin - window) & (s <= s[hi] + margin + window)
+        lesion = (s >= s[lo] - margin) & (s <= s[hi] + margin)
+        healthy = near & ~lesion & (d <= 1.2 * reference)
+        proximal, distal = healthy & (s < s[i_min]), healthy & (s > s[i_min])
+        need = options.min_reference_diameters * rvd
+        span = [np.ptp(s[side]) if side.sum() > 1 else 0.0 for side in (proximal, distal)]
+        if min(span) >= need:
+            slope, intercept = np.polyfit(s[healthy], d[healthy], 1)
+            reference, method, used = intercept + slope * s, INTERPOLATED, healthy
+        elif max(span) >= need:
+            side = proximal if span[0] >= span[1] else distal
+            method = "proximal only" if side is proximal else "distal only"
+            used = side
+            if max(span) >= 3.0 * need:  # long enough to follow its taper
+                slope, intercept = np.polyfit(s[side], d[side], 1)
+                reference = intercept + slope * s
+            else:
+                reference = np.full(len(s), float(np.median(d[side])))
+        else:
+            return reference, "none", used
+    return reference, method, used
+
+
+def analyze_profile(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarray,
+                    options: QcaOptions = DEFAULT_OPTIONS,
+                    exclude: np.ndarray | None = None) -> ProfileAnalysis:
+    """MLD, interpolated reference, RVD and lesion of one smoothed diameter profile.
+
+    ``distance`` (N,) arc positions, ``diameter`` (N,) the profile, ``valid`` (N,) where it may be
+    analysed (ends trimmed, finite). Same unit in and out. The lesion is where the profile is
+    narrowest relative to its local upper envelope (see the module docstring), outside
+    ``exclude`` (N,) (lesions already found; they still count for the envelope and reference).
+    """
+    reference = np.full(len(distance), np.nan)
+    index = np.flatnonzero(valid & np.isfinite(diameter))
+    if len(index) < 5:
+        return ProfileAnalysis(reference, None, None, None, None, None, "none")
+    s, d = distance[index], diameter[index]
+    window = 2.0 * options.reference_window_diameters * float(np.median(d))
+    size = max(int(window / max(float(np.median(np.diff(s))), 1e-9)), 3) if len(s) > 1 else 3
+    envelope = ndimage.percentile_filter(d, 75, size=size, mode="nearest")
+    flat = d <= 1.25 * envelope  # bulges at bifurcations are not lumen
+    index, s, d, envelope = index[flat], s[flat], d[flat], envelope[flat]
+    if len(index) < 5:
+        return ProfileAnalysis(reference, None, None, None, None, None, "none")
+    ratio_to_envelope = d / np.maximum(envelope, 1e-9)
+    if exclude is not None:
+        ratio_to_envelope[exclude[index]] = np.inf
+        if not np.isfinite(ratio_to_envelope).any():
+            return ProfileAnalysis(reference, None, None, None, None, None, "none")
+    i_min = int(np.argmin(ratio_to_envelope))
+    fit, method, used = _fit_reference(s, d, envelope, i_min, options)
+    reference[index] = fit
+    healthy = np.zeros(len(distance), bool)
+    healthy[index[used]] = True
+    limit = 1.0 - options.lesion_threshold
+    lo, hi = _run_around(d < limit * fit, i_min) if d[i_min] < limit * fit[i_min] else (i_min,
+                                                                                         i_min)
+    i_min = lo + int(np.argmin(d[lo:hi + 1]))
+    mld = float(d[i_min])
+    if method == "none" or fit[i_min] <= 0:
+        return ProfileAnalysis(reference, mld, int(index[i_min]), None, None, None, "none")
+    rvd = float(fit[i_min])
+    ratio = d / fit
+    start = end = None
+    if ratio[i_min] < limit:
+        start = _crossing(s, ratio, i_min, -1, limit)
+        end = _crossing(s, ratio, i_min, +1, limit)
+    return ProfileAnalysis(reference, mld, int(index[i_min]), rvd, start, end, method, healthy)
+
+
+def zone(lesion: ProfileAnalysis, distance: np.ndarray) -> tuple[float, float]:
+    """(start, end) arc positions a lesion claims: its stretch ± half its RVD, or ± one RVD
+    around a point MLD."""
+    if lesion.lesion_start is not None:
+        return lesion.lesion_start - 0.5 * lesion.rvd, lesion.lesion_end + 0.5 * lesion.rvd
+    centre = float(distance[lesion.mld_index])
+    return centre - lesion.rvd, centre + lesion.rvd
+
+
+def analyze_lesions(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarray,
+                    options: QcaOptions = DEFAULT_OPTIONS) -> tuple[ProfileAnalysis, ...]:
+    """Up to ``max_lesions`` lesions of one profile, the narrowest (relative to the envelope)
+    first: after each, its stretch (± half its RVD, or ± one RVD around a point MLD) is excluded
+    and the next narrowing of at least ``min_stenosis_percent`` %DS is sought. The first is
+    always returned, even when it is no stenosis (it carries the segment's MLD)."""
+    found = [analyze_profile(distance, diameter, valid, options)]
+    exclude = np.zeros(len(distance), bool)
+    while len(found) < options.max_lesions:
+        last = found[-1]
+        if last.mld_index is None or last.rvd is None:
+            break
+        lo, hi = zone(last, distance)
+        exclude |= (distance >= lo) & (distance <= hi)
+        candidate = analyze_profile(distance, diameter, valid, options, exclude)
+        severity = candidate.percent_diameter_stenosis
+        if severity is None or severity < options.min_stenosis_percent:
+            break
+        found.append(candidate)
+    return tuple(found)
+
+
