@@ -1,6 +1,7 @@
 """`run(cine, options, progress) -> Result`: the one entry every front door (CLI, Slicer) calls.
 
-Stages, each a pure function of its inputs: calibrate (DICOM or catheter) → segment every frame
+Stages, each a pure function of its inputs: calibrate (DICOM or catheter,
+:func:`apply_catheter_calibration`) → segment every frame
 (CE-Net) → motion-compensated temporal filter → coronary-segment names (models with a segment
 head: :func:`~AngioSegLib.anatomy.segments.name_vessels`, voted along branches and over the filter's
 2K+1 frames) → quantitative analysis (QCA). Progress is reported
@@ -11,6 +12,7 @@ between frames.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -19,40 +21,82 @@ import numpy as np
 from AngioSegLib.cine import CineRun
 from AngioSegLib.errors import InputError
 from AngioSegLib.progress import Progress, ProgressCallback, no_progress
-from AngioSegLib.qca.analysis import DEFAULT_OPTIONS, QcaOptions
+from AngioSegLib.qca.options import QcaOptions
+from AngioSegLib.segment.options import InferenceOptions
+from AngioSegLib.temporal.options import TemporalOptions
 
 if TYPE_CHECKING:
     from AngioSegLib.qca.measures import RunAnalysis
     from AngioSegLib.segment.segmenter import Segmenter
 
+__all__ = [
+    "CatheterCalibration",
+    "PipelineOptions",
+    "Result",
+    "apply_catheter_calibration",
+    "make_segmenter",
+    "phantom_calibration_frames",
+    "run",
+]
+
 Point = tuple[float, float]
 
 
 @dataclass(frozen=True)
-class PipelineOptions:
-    """What to run. Lengths in mm; ``catheter_points`` are two (row, col) pixels on the catheter."""
+class CatheterCalibration:
+    """Calibrate the pixel size on the catheter: its size ``french`` (1 F = 1/3 mm), two
+    (row, col) pixels on it, in frame ``frame`` (see
+    :func:`~AngioSegLib.qca.calibration.calibrate_from_catheter`)."""
 
-    model: str | None = None  # None = the shipped default model
-    device: str = "auto"
-    precision: str = "auto"  # auto, fp32, int8 (CPU, ONNX Runtime), bf16, fp16 (GPU)
-    temporal_k: int = 2
-    motion_compensation: bool = True
-    threshold: float = 0.5
-    catheter_french: float | None = None
-    catheter_points: tuple[Point, Point] | None = None
-    catheter_frame: int = 0
-    analyze: bool = True
-    qca: QcaOptions = DEFAULT_OPTIONS
+    french: float
+    points: tuple[Point, Point]
+    frame: int = 0
 
     def __post_init__(self) -> None:
-        if self.temporal_k < 0:
-            raise InputError(f"temporal K must be 0 or more frames, found {self.temporal_k}")
-        if not 0.0 < self.threshold < 1.0:
-            raise InputError(f"threshold must be between 0 and 1, found {self.threshold}")
-        if (self.catheter_french is None) != (self.catheter_points is None):
-            raise InputError(
-                "catheter calibration needs both the French size and two points on the catheter"
-            )
+        if not self.french > 0:
+            raise InputError(f"the catheter's French size must be more than 0, found "
+                             f"{self.french}")
+        try:
+            (r1, c1), (r2, c2) = self.points
+            points = ((float(r1), float(c1)), (float(r2), float(c2)))
+        except (TypeError, ValueError) as error:
+            raise InputError("catheter calibration needs two (row, col) pixels on the catheter, "
+                             f"found {self.points!r}") from error
+        object.__setattr__(self, "points", points)
+        if isinstance(self.frame, bool) or int(self.frame) != self.frame or self.frame < 0:
+            raise InputError(f"the catheter's frame must be a frame index ≥ 0, found "
+                             f"{self.frame}")
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """What to run, one stage's options each (each checked by its own dataclass).
+
+    ``model``: a registered model name or a bundle folder (None: the shipped default).
+    ``inference``: how the network runs (device, precision, backend, batch size, scale...).
+    ``temporal``: the temporal filter (K, motion compensation, weights, flow...) and the mask
+    ``threshold``. ``catheter``: calibrate on the catheter (None: the DICOM's calibration).
+    ``qca``: how to measure (None: segment only, no QCA).
+    """
+
+    model: str | None = None
+    inference: InferenceOptions = field(default_factory=InferenceOptions)
+    temporal: TemporalOptions = field(default_factory=TemporalOptions)
+    catheter: CatheterCalibration | None = None
+    qca: QcaOptions | None = field(default_factory=QcaOptions)
+
+    def __post_init__(self) -> None:
+        for name, kind, optional in _PARTS:
+            value = getattr(self, name)
+            if not (isinstance(value, kind) or (optional and value is None)):
+                raise InputError(f"PipelineOptions.{name} must be {kind.__name__}"
+                                 f"{' or None' if optional else ''}, found "
+                                 f"{type(value).__name__}; pass {name}={kind.__name__}(...)")
+
+
+_PARTS = (("inference", InferenceOptions, False), ("temporal", TemporalOptions, False),
+          ("catheter", CatheterCalibration, True), ("qca", QcaOptions, True))
+"""PipelineOptions' parts: (field, type, whether None is allowed)."""
 
 
 @dataclass(frozen=True)
@@ -71,16 +115,36 @@ class Result:
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
-def calibrate(cine: CineRun, options: PipelineOptions) -> CineRun:
-    """The cine with the catheter calibration applied when the options ask for one."""
-    if options.catheter_french is None or options.catheter_points is None:
+def apply_catheter_calibration(cine: CineRun, catheter: CatheterCalibration | None) -> CineRun:
+    """``cine`` with the pixel size measured on the catheter; ``cine`` itself when None."""
+    if catheter is None:
         return cine
     from AngioSegLib.qca.calibration import calibrate_from_catheter
 
-    calibration = calibrate_from_catheter(
-        cine.frame(options.catheter_frame), *options.catheter_points, options.catheter_french
-    )
+    calibration = calibrate_from_catheter(cine.frame(catheter.frame), *catheter.points,
+                                          catheter.french)
     return cine.with_calibration(calibration)
+
+
+def phantom_calibration_frames(n_frames: int = 8, size: int = 256) -> Iterator[np.ndarray]:
+    """Raw (size, size) frames of a fixed phantom run, to calibrate int8 activation ranges."""
+    from AngioSegLib.phantom.generator import PhantomOptions, make_phantom
+
+    cine = make_phantom(PhantomOptions(seed=12345, n_frames=n_frames, size=size)).cine
+    for i in range(cine.n_frames):
+        yield cine.frame(i)
+
+
+def make_segmenter(options: PipelineOptions, threads: int | None = None) -> Segmenter:
+    """The :class:`~AngioSegLib.segment.segmenter.Segmenter` of ``options`` (model and inference
+    options; ``threads`` overrides theirs when given); int8 calibrates on
+    :func:`phantom_calibration_frames`."""
+    from AngioSegLib.segment.segmenter import Segmenter
+
+    inference = options.inference
+    if threads is not None:
+        inference = replace(inference, threads=threads)
+    return Segmenter(options.model, inference, calibration_frames=phantom_calibration_frames)
 
 
 def run(
@@ -90,14 +154,13 @@ def run(
     segmenter: Segmenter | None = None,
 ) -> Result:
     """Segment, filter and measure every frame of ``cine``; pass ``segmenter`` to reuse a model."""
-    from AngioSegLib.segment.segmenter import Segmenter
-    from AngioSegLib.temporal.filter import TemporalOptions, filter_probabilities
+    from AngioSegLib.temporal.filter import filter_probabilities
 
     options = options or PipelineOptions()
     timings: dict[str, float] = {}
 
     start = time.perf_counter()
-    cine = calibrate(cine, options)
+    cine = apply_catheter_calibration(cine, options.catheter)
     # Decode once: segmentation, optical flow, QCA and the outputs all read every frame
     # (a 1024² × 200-frame 16-bit run is 400 MB).
     cine = replace(cine, frames=cine.to_array())
@@ -106,22 +169,13 @@ def run(
     start = time.perf_counter()
     if segmenter is None:
         progress(Progress("load model", 0, 1, "loading the segmentation model"))
-        segmenter = Segmenter(
-            model=options.model, device=options.device, precision=options.precision
-        )
+        segmenter = make_segmenter(options)
     segmentation = segmenter.segment_run(cine, progress=progress)
     timings["segment"] = time.perf_counter() - start
 
     start = time.perf_counter()
     temporal = filter_probabilities(
-        segmentation.probabilities,
-        cine.to_array(),
-        TemporalOptions(
-            k=options.temporal_k,
-            motion_compensation=options.motion_compensation,
-            threshold=options.threshold,
-        ),
-        progress=progress,
+        segmentation.probabilities, cine.to_array(), options.temporal, progress=progress
     )
     timings["temporal"] = time.perf_counter() - start
     classes = segmentation.classes
@@ -133,13 +187,12 @@ def run(
 
         start = time.perf_counter()
         progress(Progress("anatomy", 0, 1, "naming the coronary segments"))
-        anatomy = name_vessels(classes, temporal.masks, temporal.flows,
-                               options.temporal_k)
+        anatomy = name_vessels(classes, temporal.masks, temporal.flows, options.temporal.k)
         progress(Progress("anatomy", 1, 1, "coronary segments named"))
         timings["anatomy"] = time.perf_counter() - start
 
     analysis = None
-    if options.analyze:
+    if options.qca is not None:
         from AngioSegLib.qca.measures import analyze_run
 
         start = time.perf_counter()

@@ -61,8 +61,10 @@ def run_way(way: str, runs: list[Path], out: Path) -> float:
     if way == "pool1":  # no CLI flag: the library's baseline engine
         code = ("import sys; from pathlib import Path; from AngioSegLib.batch import "
                 "BatchOptions, run_batch; from AngioSegLib.pipeline import PipelineOptions; "
+                "from AngioSegLib.segment.options import InferenceOptions; "
                 "run_batch([Path(sys.argv[1])], BatchOptions(output=Path(sys.argv[2]), "
-                "engine='pool', workers=1, pipeline=PipelineOptions(device='cpu')))")
+                "engine='pool', workers=1, "
+                "pipeline=PipelineOptions(inference=InferenceOptions(device='cpu'))))")
         return _timed([PYTHON, "-c", code, str(runs[0].parent), str(out)])
     extra = {"process": [], "dask1": ["--workers", "1"], "dask2": ["--workers", "2"]}[way]
     return _timed([*ANGIOSEG, "batch", str(runs[0].parent), "-o", str(out), "--quiet",

@@ -35,6 +35,7 @@ from AngioSegLib.evaluation.evaluate import evaluate_pairs, pair_images, read_sp
 from AngioSegLib.evaluation.metrics import dice
 from AngioSegLib.model import MODEL_NAMES, LoadedModel, build_network, load_bundle
 from AngioSegLib.phantom.generator import PhantomOptions, make_phantom
+from AngioSegLib.pipeline import phantom_calibration_frames
 from AngioSegLib.segment.segmenter import InferenceOptions, Segmenter, TorchRunner, padded_size
 
 XCA = Path(__file__).resolve().parents[2] / "shared" / "data" / "xca-train"
@@ -91,7 +92,7 @@ def make_segmenter(model: LoadedModel, variant: Variant, cache_dir: Path) -> Seg
         device="cpu", backend=variant.backend, precision=variant.precision, scale=variant.scale,
         cache_dir=cache_dir,
     )
-    return Segmenter(model, options)
+    return Segmenter(model, options, calibration_frames=phantom_calibration_frames)
 
 
 def make_call(segmenter: Segmenter, variant: Variant, frame: np.ndarray):

@@ -19,7 +19,7 @@ from AngioSegLib.io.xa_write import write_xa
 from AngioSegLib.outputs.writers import write_outputs
 from AngioSegLib.phantom.generator import PhantomOptions, make_phantom
 from AngioSegLib.pipeline import PipelineOptions, run
-from AngioSegLib.segment.segmenter import Segmenter
+from AngioSegLib.segment.segmenter import InferenceOptions, Segmenter
 
 
 def main() -> None:
@@ -35,13 +35,14 @@ def main() -> None:
     segmenter.segment_frames(phantom.cine.to_array()[:1])  # ONNX export/cache and warm-up
     load_s = time.perf_counter() - start
     times: dict[str, list[float]] = {}
+    options = PipelineOptions(inference=InferenceOptions(device="cpu"))
     with tempfile.TemporaryDirectory() as tmp:
         source = write_xa(phantom.cine, Path(tmp) / "run.dcm", transfer_syntax="jpeg-ls")
         for repeat in range(args.repeats):
             start = time.perf_counter()
             cine = read_cine(source)
             times.setdefault("read header", []).append(time.perf_counter() - start)
-            result = run(cine, PipelineOptions(device="cpu"), segmenter=segmenter)
+            result = run(cine, options, segmenter=segmenter)
             for stage, seconds in result.timings_s.items():
                 times.setdefault(stage, []).append(seconds)
             start = time.perf_counter()

@@ -97,12 +97,12 @@ def chained_vs_direct_table(n_frames: int) -> None:
     import cv2
 
     from AngioSegLib.phantom.generator import PhantomOptions, make_phantom
-    from AngioSegLib.temporal.flow import flow_shape_for, normalise_frame
+    from AngioSegLib.temporal.flow import flow_grey_levels, flow_shape_for
 
     run = make_phantom(PhantomOptions(seed=0, n_frames=n_frames, size=512, contrast_inflow=False))
     frames, masks, moves = run.cine.frames, run.masks, run.displacement
     flow_shape = flow_shape_for(frames.shape[1:])
-    small = [normalise_frame(f, flow_shape) for f in frames]
+    small = [flow_grey_levels(f, flow_shape) for f in frames]
     print("\n2. Chained vs direct flows, 512² phantom (no inflow): mean end-point error on the "
           "vessels (px)")
     print(f"{'preset':10} {'mode':8} {'DIS calls/fr':>12} {'|l|=1':>7} {'|l|=2':>7} "

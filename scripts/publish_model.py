@@ -29,8 +29,9 @@ import torch
 from AngioSegLib.evaluation.evaluate import evaluate_pairs, pair_images, read_gray, read_split
 from AngioSegLib.evaluation.metrics import mean_scores, score_segmentation
 from AngioSegLib.model import MODELS_DIR, check_bundle, load_bundle, make_metadata
+from AngioSegLib.segment.segmenter import Segmenter
 from AngioSegLib.training.data import load_folder_samples, make_phantom_samples
-from AngioSegLib.training.train import predict_probability, score_samples
+from AngioSegLib.training.validation import score_samples
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "xca-train"
 ARCADE_VAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "arcade-syntax" / "val"
@@ -39,21 +40,21 @@ SPLIT = Path(__file__).resolve().parents[1] / "data_splits" / "xca_split.json"
 
 def score(model) -> dict:
     """Validation metrics of a loaded model (real split, real inside FOV, phantoms) and speed."""
-    network, method = model.network, model.normalisation_name
+    method = model.normalisation_name
+    torch_cpu = Segmenter(model, device="cpu", backend="torch", threads=2)  # as training validates
     val = load_folder_samples(DATA, split=SPLIT, subset="val", normalisation=method)
     pairs = pair_images(DATA, None, None, read_split(SPLIT, "val"))
     fovs = [read_gray(p.image) > 10 for p in pairs]
     inside = [
-        score_segmentation(predict_probability(network, s["image"][0]) > 0.5, s["label"][0] > 0, f)
+        score_segmentation(torch_cpu.segment_frames(s["frame"][None])[0] > 0.5, s["label"][0] > 0,
+                           f)
         for s, f in zip(val, fovs, strict=True)
     ]
     seconds = []
     for sample in val:
         start = time.perf_counter()
-        predict_probability(network, sample["image"][0])
+        torch_cpu.segment_frames(sample["frame"][None])
         seconds.append(time.perf_counter() - start)
-    from AngioSegLib.segment.segmenter import Segmenter
-
     segmenter = Segmenter(model, device="cpu", threads=2)
     named = bool(segmenter.segment_classes)
     arcade = evaluate_pairs(pair_images(ARCADE_VAL / "images", ARCADE_VAL / "labels"), segmenter,
@@ -63,10 +64,10 @@ def score(model) -> dict:
         "arcade_val_200_segmenter": arcade.mean.to_dict(),
         **segments,
         "xca_val_8_images_segmenter": evaluate_pairs(pairs, segmenter).mean.to_dict(),
-        "xca_val_8_images": score_samples(network, val).to_dict(),
+        "xca_val_8_images": score_samples(torch_cpu, val).to_dict(),
         "xca_val_8_images_fov_gt10": mean_scores(inside).to_dict(),
         "phantom_16_frames_256px_seed999": score_samples(
-            network, make_phantom_samples(16, 256, seed=999, normalisation=method)
+            torch_cpu, make_phantom_samples(16, 256, seed=999, normalisation=method)
         ).to_dict(),
         "torch_cpu_s_per_300px_image_2_threads": float(np.median(seconds)),
     }

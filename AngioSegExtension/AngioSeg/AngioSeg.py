@@ -1,23 +1,35 @@
 """AngioSeg: segment and measure coronary arteries in an X-ray angiography cine, in 3D Slicer.
 
 Module, Widget (thin: the .ui, a typed parameter node, a Segment button that becomes Cancel, a
-k/N progress bar and a log), Logic (MRML only; no dialogs) and the self-test. The MRML
-conversions live in AngioSegMRML / AngioSegQCANodes, the background process in AngioSegProcess;
-every computation is AngioSegLib's.
+k/N progress bar and a log), Logic (MRML only; no dialogs; runs without touching the views when
+asked) and the self-test. The helpers are in the package beside this file, AngioSegSlicerLib:
+MRML conversions (``mrml``, ``qca_nodes``), the panel → PipelineOptions mapping (``options``),
+the kept results (``results``), the background process (``process``), the DICOM plugin and the
+dependency installer, and the Logic's work on the scene (``outputs``, ``segment_editor``,
+``dicom_export``); every computation is AngioSegLib's.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
 import qt
 import slicer
 import vtk
-from slicer.parameterNodeWrapper import Default, WithinRange, parameterNodeWrapper
+from AngioSegSlicerLib import mrml, segment_editor
+from AngioSegSlicerLib.options import (
+    DEVICE_CHOICES,
+    FLOW_PRESET_CHOICES,
+    PRECISION_CHOICES,
+    TEMPORAL_WEIGHT_CHOICES,
+    pipelineOptions,
+)
+from AngioSegSlicerLib.outputs import CAUTION, AngioSegOutputs, addResultNodes, summaryText
+from AngioSegSlicerLib.results import ResultStore
+from slicer.parameterNodeWrapper import Choice, Default, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleLogic,
@@ -27,8 +39,6 @@ from slicer.ScriptedLoadableModule import (
 from slicer.util import VTKObservationMixin
 from vtkSlicerMarkupsModuleMRMLPython import vtkMRMLMarkupsLineNode
 from vtkSlicerSequencesModuleMRMLPython import vtkMRMLSequenceNode
-
-CAUTION = "Research software, not a medical device: check every result against the images."
 
 
 class AngioSeg(ScriptedLoadableModule):
@@ -52,7 +62,7 @@ class AngioSeg(ScriptedLoadableModule):
 
 def registerDicomPlugin():
     """Let the DICOM module load AngioSeg's DICOM SEG of an XA cine as a labelmap sequence."""
-    from AngioSegDICOMPlugin import AngioSegDICOMPluginClass
+    from AngioSegSlicerLib.dicom_plugin import AngioSegDICOMPluginClass
 
     if not hasattr(slicer.modules, "dicomPlugins"):
         slicer.modules.dicomPlugins = {}
@@ -61,31 +71,26 @@ def registerDicomPlugin():
 
 @parameterNodeWrapper
 class AngioSegParameterNode:
-    """What the user chose. ``catheterFrench`` 0 = no catheter calibration."""
+    """What the user chose; AngioSegSlicerLib.options.pipelineOptions reads it by these names
+    (the defaults are the library's). ``catheterFrench`` 0 = no catheter calibration."""
 
     inputSequence: vtkMRMLSequenceNode
     model: str
-    forceCpu: bool
-    temporalK: Annotated[int, WithinRange(0, 10), Default(2)]
-    motionCompensation: Annotated[bool, Default(True)]
     densitometricMld: Annotated[bool, Default(True)]
+    createSegmentation: bool
     catheterFrench: Annotated[float, WithinRange(0.0, 12.0), Default(0.0)]
     catheterLine: vtkMRMLMarkupsLineNode
-    createSegmentation: bool
+    # Advanced: the stage options
+    device: Annotated[str, Choice(DEVICE_CHOICES), Default("auto")]
+    precision: Annotated[str, Choice(PRECISION_CHOICES), Default("auto")]
+    scale: Annotated[float, WithinRange(0.1, 2.0), Default(1.0)]
+    fieldOfView: Annotated[bool, Default(True)]
+    temporalK: Annotated[int, WithinRange(0, 10), Default(2)]
+    motionCompensation: Annotated[bool, Default(True)]
+    temporalWeights: Annotated[str, Choice(TEMPORAL_WEIGHT_CHOICES), Default("reliability")]
+    flowPreset: Annotated[str, Choice(FLOW_PRESET_CHOICES), Default("medium")]
+    threshold: Annotated[float, WithinRange(0.05, 0.95), Default(0.5)]
     labelSequence: vtkMRMLSequenceNode
-
-
-@dataclass
-class AngioSegOutputs:
-    """The nodes one run added to the scene."""
-
-    labelSequence: object
-    stenosisTable: object = None
-    framesTable: object = None
-    summaryTable: object = None
-    charts: tuple = ()
-    segmentation: object = None
-    anatomySequence: object = None  # coronary-segment labels (models with a segment head)
 
 
 #
@@ -142,6 +147,7 @@ class AngioSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def onSceneStartClose(self, caller, event) -> None:
         if self._job is not None:
             self.onCancel()
+        self.logic.results.clear()
         self.setParameterNode(None)
 
     def onSceneEndClose(self, caller, event) -> None:
@@ -246,21 +252,17 @@ class AngioSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.log(self.logic.summary(outputs))
 
     def ensureDependencies(self) -> bool:
-        import AngioSegDependencies
+        from AngioSegSlicerLib import dependencies
 
-        missing = AngioSegDependencies.missingDependencies()
+        missing = dependencies.missingDependencies()
         if not missing:
             return True
-        text = (
-            "AngioSeg needs these Python packages: " + ", ".join(missing) + ".\n"
-            "Install them now? This downloads several hundred MB and can take minutes; "
-            "Slicer's own numpy, SimpleITK and pydicom are kept as they are."
-        )
+        text = dependencies.installQuestion(missing)
         if not slicer.util.confirmOkCancelDisplay(text, "AngioSeg: install dependencies"):
             return False
         with slicer.util.tryWithErrorDisplay("Installing AngioSeg's dependencies failed", True):
             with slicer.util.WaitCursor():
-                AngioSegDependencies.installDependencies(log=self.log)
+                dependencies.installDependencies(log=self.log)
             return True
         return False
 
@@ -300,248 +302,139 @@ class AngioSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
 
 class AngioSegLogic(ScriptedLoadableModuleLogic):
-    """Everything the widget does, callable from scripts: no dialogs, no widgets."""
+    """Everything the widget does, callable from scripts: no dialogs, no widgets.
+
+    ``results`` keeps, for DICOM SEG and SR export, only the latest Result of each input
+    sequence and at most ``AngioSegSlicerLib.results.DEFAULT_MAX_RESULTS`` in all, without their
+    probabilities (see :class:`~AngioSegSlicerLib.results.ResultStore`); the labels of older runs
+    still export as SEG, from their input cine.
+    """
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
-        self.results = {}  # label sequence node ID -> Result (for DICOM SEG export)
+        self.results = ResultStore()  # label sequence node ID -> Result, bounded
 
     def getParameterNode(self):
         return AngioSegParameterNode(super().getParameterNode())
 
     # --- inputs ---
 
-    @staticmethod
-    def isImageSequence(node) -> bool:
-        """A sequence of scalar (not label) volumes. MRML only: works before AngioSegLib is in."""
-        first = node.GetNthDataNode(0) if node and node.GetNumberOfDataNodes() else None
-        return bool(first and first.IsA("vtkMRMLScalarVolumeNode")
-                    and not first.IsA("vtkMRMLLabelMapVolumeNode"))
-
     def defaultInputSequence(self):
         """The image sequence of the active sequence browser, else the first image sequence."""
         browser = slicer.modules.sequences.toolBarActiveBrowserNode()
         candidates = [browser.GetMasterSequenceNode()] if browser else []
         candidates += list(slicer.util.getNodesByClass("vtkMRMLSequenceNode"))
-        return next((node for node in candidates if self.isImageSequence(node)), None)
+        return next((node for node in candidates if mrml.isImageSequence(node)), None)
 
     @staticmethod
     def sourceDicomFile(sequenceNode) -> str | None:
         """The XA file the sequence was loaded from (Slicer's DICOM database), if known."""
-        first = sequenceNode.GetNthDataNode(0) if sequenceNode.GetNumberOfDataNodes() else None
-        uids = first.GetAttribute("DICOM.instanceUIDs") if first else None
-        if not uids or slicer.dicomDatabase is None:
+        uid = mrml.sourceInstanceUid(sequenceNode)
+        if not uid or slicer.dicomDatabase is None:
             return None
-        path = slicer.dicomDatabase.fileForInstance(uids.split()[0])
+        path = slicer.dicomDatabase.fileForInstance(uid)
         return path if path and os.path.exists(path) else None
 
     def calibrationWarning(self, sequenceNode) -> str:
         """A warning for the panel when lengths would be in pixels (empty when calibrated)."""
         if sequenceNode is None or sequenceNode.GetNumberOfDataNodes() == 0:
             return ""
-        spacing = sequenceNode.GetNthDataNode(0).GetSpacing()
-        if abs(spacing[0] - 1.0) < 1e-9 and abs(spacing[1] - 1.0) < 1e-9:
+        if not mrml.hasPixelSpacing(sequenceNode.GetNthDataNode(0)):
             if self.sourceDicomFile(sequenceNode) is None:
                 return "Uncalibrated: lengths will be in pixels. Set the catheter French size."
         return ""
 
     def readCine(self, sequenceNode):
-        """The input as a CineRun, with DICOM calibration and references when the file is known."""
-        import AngioSegMRML
+        """The input as a CineRun, with DICOM calibration and references when the file is known.
 
+        A run loaded from DICOM is read from its file lazily (headers now, pixels when a frame is
+        used), so the background worker gets its path and decodes it there; without a file the
+        frames are the scene's.
+        """
         sourceCine = None
         path = self.sourceDicomFile(sequenceNode)
         if path:
             from AngioSegLib.io.xa import read_xa
 
             sourceCine = read_xa(path)
-            sourceCine = replace(sourceCine, frames=sourceCine.to_array())
-        return AngioSegMRML.cineFromSequence(sequenceNode, sourceCine)
+        return mrml.cineFromSequence(sequenceNode, sourceCine)
 
     def prepare(self, sequenceNode, params):
-        """(cine, PipelineOptions) from the parameter node."""
-        import AngioSegMRML
-
-        from AngioSegLib.pipeline import PipelineOptions
-        from AngioSegLib.qca.analysis import QcaOptions
-
+        """(cine, PipelineOptions) from the parameter node (mapped by ``pipelineOptions``)."""
         cine = self.readCine(sequenceNode)
-        catheterPoints, catheterFrame = None, 0
-        if params.catheterFrench > 0:
-            line = params.catheterLine
-            if line is None or line.GetNumberOfControlPoints() < 2:
-                raise ValueError(
-                    "catheter calibration needs a line with two points across the catheter"
-                )
-            browser = AngioSegMRML.sequenceBrowser(sequenceNode.GetScene(), sequenceNode)
-            catheterFrame = browser.GetSelectedItemNumber() if browser else 0
-            frameNode = sequenceNode.GetNthDataNode(catheterFrame)
-            catheterPoints = tuple(
-                AngioSegMRML.rowColFromRas(frameNode, line.GetNthControlPointPositionWorld(i))
-                for i in (0, 1)
-            )
-        options = PipelineOptions(
-            model=params.model or None,
-            device="cpu" if params.forceCpu else "auto",
-            temporal_k=params.temporalK,
-            motion_compensation=params.motionCompensation,
-            catheter_french=params.catheterFrench or None,
-            catheter_points=catheterPoints,
-            catheter_frame=catheterFrame,
-            qca=QcaOptions(mld_method="densitometric" if params.densitometricMld else "edge"),
-        )
-        return cine, options
+        points, frame = (mrml.linePointsOnShownFrame(sequenceNode, params.catheterLine)
+                         if params.catheterFrench > 0 else (None, 0))
+        return cine, pipelineOptions(params, catheterPoints=points, catheterFrame=frame)
 
     # --- running ---
 
     @staticmethod
     def startJob(cine, options):
-        """Start the pipeline in a background process; poll the returned BackgroundJob."""
-        import shutil
+        """Start the pipeline in a background process; poll the returned BackgroundJob (see
+        :func:`AngioSegSlicerLib.process.startJob`)."""
+        from AngioSegSlicerLib import process
 
-        from AngioSegProcess import BackgroundJob
+        return process.startJob(cine, options, slicer.util.startupEnvironment)
 
-        python = shutil.which("PythonSlicer")
-        job = BackgroundJob(python, env=slicer.util.startupEnvironment() if python else None)
-        job.start(cine, options)
-        return job
+    def process(self, sequenceNode, options=None, createSegmentation=False, progress=None,
+                showResult=True) -> AngioSegOutputs:
+        """Segment ``sequenceNode`` now, in this process (scripts, tests); return the outputs.
 
-    def process(self, sequenceNode, options=None, createSegmentation=False, progress=None):
-        """Segment ``sequenceNode`` now, in this process (scripts, tests); return the outputs."""
+        With ``showResult`` False the nodes are added to the scene but no view or layout is
+        touched (scripts, tests, batch use).
+        """
         from AngioSegLib.pipeline import PipelineOptions, run
         from AngioSegLib.progress import no_progress
 
         cine = self.readCine(sequenceNode)
         result = run(cine, options or PipelineOptions(), progress=progress or no_progress)
-        return self.importResult(sequenceNode, result, createSegmentation)
+        return self.importResult(sequenceNode, result, createSegmentation, showResult)
 
-    def importResult(self, sequenceNode, result, createSegmentation=False) -> AngioSegOutputs:
-        """Labelmap sequence, tables and charts of ``result``; show them."""
-        import AngioSegMRML
-        import AngioSegQCANodes
-
-        scene = slicer.mrmlScene
-        labelSequence = AngioSegMRML.addLabelSequence(scene, result.masks, sequenceNode)
-        self.results[labelSequence.GetID()] = result
-        tables = AngioSegQCANodes.addTables(scene, result, sequenceNode.GetName())
-        charts = AngioSegQCANodes.addCharts(scene, result, tables, sequenceNode.GetName())
-        outputs = AngioSegOutputs(labelSequence, *tables, charts=charts)
-        if result.anatomy is not None:
-            outputs.anatomySequence = AngioSegMRML.addLabelSequence(
-                scene, result.anatomy, sequenceNode, f"{sequenceNode.GetName()} anatomy",
-                AngioSegMRML.anatomyColorNode(scene))
-        proxy = AngioSegMRML.proxyNode(scene, labelSequence)
-        if createSegmentation and proxy is not None:
-            outputs.segmentation = AngioSegMRML.addSegmentationFromLabel(scene, proxy)
-        self.show(outputs)
+    def importResult(self, sequenceNode, result, createSegmentation=False,
+                     showResult=True) -> AngioSegOutputs:
+        """Labelmap sequence, tables and charts of ``result`` (kept in ``results``, see
+        :func:`AngioSegSlicerLib.outputs.addResultNodes`); show them when ``showResult``."""
+        outputs = addResultNodes(slicer.mrmlScene, sequenceNode, result, self.results,
+                                 createSegmentation)
+        if showResult:
+            self.show(outputs)
         return outputs
 
     @staticmethod
     def show(outputs: AngioSegOutputs) -> None:
         """Labels as the label layer; the stenosis table and the first chart in the layout."""
-        import AngioSegMRML
+        from AngioSegSlicerLib.views import showOutputs
 
-        proxy = AngioSegMRML.proxyNode(slicer.mrmlScene, outputs.labelSequence)
-        if proxy is not None and outputs.segmentation is None:
-            slicer.util.setSliceViewerLayers(label=proxy, labelOpacity=0.5)
-        layoutManager = slicer.app.layoutManager()
-        if outputs.stenosisTable is not None and layoutManager is not None:
-            tablesLogic = slicer.modules.tables.logic()
-            layoutManager.setLayout(tablesLogic.GetLayoutWithTable(layoutManager.layout))
-            applicationLogic = slicer.app.applicationLogic()
-            applicationLogic.GetSelectionNode().SetActiveTableID(outputs.stenosisTable.GetID())
-            applicationLogic.PropagateTableSelection()
-        if outputs.charts:
-            slicer.modules.plots.logic().ShowChartInLayout(outputs.charts[0])
+        showOutputs(outputs)
 
     @staticmethod
     def summary(outputs: AngioSegOutputs) -> str:
-        rows = outputs.stenosisTable.GetNumberOfRows() if outputs.stenosisTable else 0
-        return (
-            f"Done: labels in '{outputs.labelSequence.GetName()}', {rows} stenoses listed. "
-            + CAUTION
-        )
+        return summaryText(outputs)
 
-    # --- editing and export ---
+    # --- editing and export (AngioSegSlicerLib.segment_editor, .dicom_export) ---
 
     def segmentationForCurrentFrame(self, labelSequence):
         """A segmentation node of the label frame now shown, for the Segment Editor."""
-        import AngioSegMRML
-
-        proxy = AngioSegMRML.proxyNode(slicer.mrmlScene, labelSequence)
-        if proxy is None:
-            raise ValueError("the labels are not in a sequence browser; segment again")
-        segmentation = AngioSegMRML.addSegmentationFromLabel(slicer.mrmlScene, proxy)
-        segmentation.SetAttribute("AngioSeg.labelSequence", labelSequence.GetID())
-        return segmentation
+        return segment_editor.segmentationForShownFrame(slicer.mrmlScene, labelSequence)
 
     def applyEditedFrame(self, labelSequence) -> int:
         """Write the newest segmentation of the current frame back into the labelmap sequence."""
-        import AngioSegMRML
-
-        browser = AngioSegMRML.sequenceBrowser(slicer.mrmlScene, labelSequence)
-        segmentations = [
-            node for node in slicer.util.getNodesByClass("vtkMRMLSegmentationNode")
-            if node.GetAttribute("AngioSeg.labelSequence") == labelSequence.GetID()
-        ]
-        if browser is None or not segmentations:
-            raise ValueError("edit a frame first: press 'Edit current frame'")
-        proxy = browser.GetProxyNode(labelSequence)
-        mask = AngioSegMRML.labelArrayFromSegmentation(segmentations[-1], proxy)
-        frame = browser.GetSelectedItemNumber()
-        AngioSegMRML.updateLabelFrame(labelSequence, frame, mask)
-        return frame
+        return segment_editor.applyEditedFrame(slicer.mrmlScene, labelSequence)
 
     def exportSeg(self, labelSequence, path, force: bool = False) -> Path:
-        """Write the (possibly edited) labels as DICOM SEG referencing the XA frames."""
-        import AngioSegMRML
+        """Write the (possibly edited) labels as DICOM SEG referencing the XA frames (from the
+        kept Result, else from the input cine read again)."""
+        from AngioSegSlicerLib import dicom_export
 
-        from AngioSegLib.io.seg import write_seg
-
-        result = self.results.get(labelSequence.GetID())
-        inputSequence = slicer.mrmlScene.GetNodeByID(
-            labelSequence.GetAttribute("AngioSeg.inputSequence") or ""
-        )
-        if result is not None:
-            cine, model, version = result.cine, result.model_name, result.model_version
-        elif inputSequence is not None:
-            cine, model, version = self.readCine(inputSequence), "", ""
-        else:
-            raise ValueError("the XA cine these labels belong to is no longer in the scene")
-        if not cine.references:
-            raise ValueError(
-                "DICOM SEG needs the XA run loaded from DICOM; this cine has no DICOM references"
-            )
-        masks = AngioSegMRML.masksFromLabelSequence(labelSequence)
-        return write_seg(
-            cine, masks, Path(path),
-            algorithm_name=f"AngioSeg {model}".strip(), algorithm_version=version or "0",
-            force=force,
-        )
+        return dicom_export.exportSeg(slicer.mrmlScene, self.results, labelSequence, path,
+                                      self.readCine, force=force)
 
     def exportSr(self, labelSequence, segPath, force: bool = False):
-        """Write measurements.dcm (DICOM SR, TID 1500) beside the SEG at ``segPath``.
+        """Write measurements.dcm (DICOM SR, TID 1500) beside the SEG at ``segPath``; (path,
+        None), or (None, why) without a kept QCA of these labels as they are now."""
+        from AngioSegSlicerLib import dicom_export
 
-        Returns (path, None), or (None, why) when there is no QCA of these labels: the run was
-        not measured in this session, or the labels were edited after it (the numbers would not
-        be those of the SEG).
-        """
-        import AngioSegMRML
-        import numpy as np
-
-        from AngioSegLib import __version__
-        from AngioSegLib.io.sr import SrAlgorithm, write_sr
-
-        result = self.results.get(labelSequence.GetID())
-        if result is None or result.analysis is None or not result.analysis.segments:
-            return None, "no QCA of these labels in this session (segment the run again)"
-        masks = AngioSegMRML.masksFromLabelSequence(labelSequence)
-        if not np.array_equal(masks, result.masks):
-            return None, "the labels were edited after QCA, whose numbers are of the unedited run"
-        algorithm = SrAlgorithm(f"AngioSeg {result.model_name}", result.model_version or "0",
-                                __version__)
-        path = Path(segPath).with_name("measurements.dcm")
-        return write_sr(result.analysis, result.cine, segPath, path, algorithm, force=force), None
+        return dicom_export.exportSr(self.results, labelSequence, segPath, force=force)
 
 
 #
@@ -550,7 +443,10 @@ class AngioSegLogic(ScriptedLoadableModuleLogic):
 
 
 class AngioSegTest(ScriptedLoadableModuleTest):
-    """Whole flow on a small phantom, on CPU: blocking path, then the background process."""
+    """Whole flow on a small phantom, on CPU: blocking path, then the background process (the
+    steps: :func:`AngioSegSlicerLib.selftest.runPhantomTest`)."""
+
+    JOB_TIMEOUT_S = 300.0  # the background run of a 4-frame 96² phantom takes seconds
 
     def setUp(self) -> None:
         slicer.mrmlScene.Clear()
@@ -560,42 +456,7 @@ class AngioSegTest(ScriptedLoadableModuleTest):
         self.test_AngioSeg_phantom()
 
     def test_AngioSeg_phantom(self) -> None:
-        import AngioSegMRML
-        import numpy as np
+        from AngioSegSlicerLib.selftest import runPhantomTest
 
-        from AngioSegLib.phantom.generator import PhantomOptions, make_phantom
-        from AngioSegLib.pipeline import PipelineOptions
-
-        self.delayDisplay("Making a phantom cine")
-        phantom = make_phantom(PhantomOptions(seed=0, n_frames=4, size=96))
-        sequence = AngioSegMRML.addVolumeSequence(slicer.mrmlScene, phantom.cine, "phantom XA")
-        logic = AngioSegLogic()
-        options = PipelineOptions(device="cpu", temporal_k=1)
-
-        self.delayDisplay("Segmenting (blocking)")
-        outputs = logic.process(sequence, options, createSegmentation=True)
-        labels = outputs.labelSequence
-        self.assertEqual(labels.GetNumberOfDataNodes(), 4)
-        for i in range(4):
-            self.assertEqual(labels.GetNthIndexValue(i), sequence.GetNthIndexValue(i))
-        browser = AngioSegMRML.sequenceBrowser(slicer.mrmlScene, sequence)
-        browser.SetSelectedItemNumber(2)
-        proxy = browser.GetProxyNode(labels)
-        masks = AngioSegMRML.masksFromLabelSequence(labels)
-        self.assertTrue(np.array_equal(AngioSegMRML.arrayFromImageData(proxy.GetImageData()),
-                                       masks[2]))
-        self.assertIsNotNone(outputs.segmentation)
-        self.assertIsNotNone(outputs.framesTable)
-        self.assertEqual(outputs.framesTable.GetNumberOfRows(), 4)
-
-        self.delayDisplay("Segmenting (background process)")
-        cine = logic.readCine(sequence)
-        job = logic.startJob(cine, options)
-        seen = []
-        while not job.finished:
-            slicer.app.processEvents(qt.QEventLoop.AllEvents, 100)
-            seen += job.poll()
-        result = job.result()
-        self.assertTrue(any(e.stage == "segment" for e in seen))
-        self.assertTrue(np.array_equal(result.masks, masks))
-        self.delayDisplay("Test passed")
+        runPhantomTest(self, slicer.mrmlScene, AngioSegLogic(), self.JOB_TIMEOUT_S,
+                       idle=lambda: slicer.app.processEvents(qt.QEventLoop.AllEvents, 100))

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from AngioSegLib.batch.records import RunSpec
 from AngioSegLib.errors import InputError, InputNotFoundError
+from AngioSegLib.pipeline import CatheterCalibration
 
 MANIFEST_COLUMNS = ("path", "name", "catheter_french", "catheter_points", "catheter_frame")
 DICOM_SUFFIXES = frozenset({".dcm", ".dicom", ".dic"})
@@ -288,18 +289,21 @@ def _row_options(cells: dict[str, str], where: str) -> dict:
     if cells.get("name"):
         options["key"] = safe_key(cells["name"])
     try:
-        if cells.get("catheter_french"):
-            options["catheter_french"] = float(cells["catheter_french"])
-        if cells.get("catheter_frame"):
-            options["catheter_frame"] = int(cells["catheter_frame"])
+        french = float(cells["catheter_french"]) if cells.get("catheter_french") else None
+        frame = int(cells["catheter_frame"]) if cells.get("catheter_frame") else 0
     except ValueError as error:
         raise InputError(f"{where}: catheter_french must be a number (French) and "
                          f"catheter_frame a frame index, found {error}") from error
-    if cells.get("catheter_points"):
-        options["catheter_points"] = parse_points(cells["catheter_points"], where)
-    if ("catheter_french" in options) != ("catheter_points" in options):
+    points = (parse_points(cells["catheter_points"], where) if cells.get("catheter_points")
+              else None)
+    if (french is None) != (points is None):
         raise InputError(f"{where}: catheter calibration needs both catheter_french and "
                          "catheter_points")
+    if french is not None:
+        try:
+            options["catheter"] = CatheterCalibration(french, points, frame)
+        except InputError as error:
+            raise InputError(f"{where}: {error}") from error
     return options
 
 

@@ -11,9 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from AngioSegLib.outputs.writers import OutputOptions
-from AngioSegLib.pipeline import PipelineOptions
-
-Point = tuple[float, float]
+from AngioSegLib.pipeline import CatheterCalibration, PipelineOptions
 
 
 class RunStatus(str, enum.Enum):
@@ -32,7 +30,7 @@ class RunSpec:
     ``name`` when given). ``source`` is the file or folder read; ``files`` the single-frame
     instances of one series when the folder holds others too (empty: read ``source`` as it is).
     ``identity`` is what makes two inputs the same run (the SOP Instance UIDs, else the resolved
-    path). Catheter calibration, when given: French size, two (row, col) pixels, frame index.
+    path). ``catheter``: the run's own catheter calibration (a manifest's columns), if any.
     """
 
     key: str
@@ -41,9 +39,7 @@ class RunSpec:
     identity: str
     files: tuple[Path, ...] = ()
     series_uid: str | None = None
-    catheter_french: float | None = None
-    catheter_points: tuple[Point, Point] | None = None
-    catheter_frame: int = 0
+    catheter: CatheterCalibration | None = None
 
 
 @dataclass(frozen=True)

@@ -26,15 +26,22 @@ from AngioSegLib.batch.records import BatchSettings, RunRecord, RunSpec, RunStat
 from AngioSegLib.batch.scale_out import threads_per_run
 from AngioSegLib.batch.summary import TABLE_NAMES, count_statuses, write_tables
 from AngioSegLib.batch.task import completed_record
+from AngioSegLib.choices import Choice, parse_choice
 from AngioSegLib.errors import InputError, OutputExistsError
 from AngioSegLib.io.atomic import check_writable_folder, exclusive_lock
 from AngioSegLib.outputs.writers import OutputOptions
 from AngioSegLib.pipeline import PipelineOptions
 from AngioSegLib.progress import Progress, ProgressCallback, no_progress
 
-ENGINES = ("auto", "process", "pool", "dask")
-"""auto: Dask when ``workers`` or ``scheduler`` is given, else this process; pool: a plain
-process pool of ``workers`` (a baseline for benchmarks)."""
+
+class BatchEngine(Choice):
+    """What runs a batch's runs."""
+
+    AUTO = "auto"  # Dask when ``workers`` or ``scheduler`` is given, else this process
+    PROCESS = "process"  # one after another in this process
+    POOL = "pool"  # a plain process pool of ``workers`` (a baseline for benchmarks)
+    DASK = "dask"
+
 
 TABLE_INTERVAL_S = 5.0
 """The tables are rewritten at most this often while runs finish (s)."""
@@ -57,19 +64,17 @@ class BatchOptions:
     workers: int | None = None
     scheduler: str | None = None
     threads: int | None = None
-    engine: str = "auto"
+    engine: BatchEngine | str = BatchEngine.AUTO
 
     def __post_init__(self) -> None:
-        from AngioSegLib.segment.segmenter import look_up_option
-
         object.__setattr__(self, "output", Path(self.output).expanduser())
-        look_up_option(self.engine, ENGINES, "batch engine")
+        object.__setattr__(self, "engine", parse_choice(self.engine, BatchEngine, "batch engine"))
         if self.resume and self.force:
             raise InputError("--resume skips finished runs and --force redoes them; choose one")
         if self.workers is not None and self.scheduler is not None:
             raise InputError("--workers starts a local cluster and --scheduler uses an existing "
                              "one; choose one")
-        if self.engine == "pool" and not self.workers:
+        if self.engine is BatchEngine.POOL and not self.workers:
             raise InputError("the process-pool engine needs a number of workers")
         if self.workers is not None:
             threads_per_run(self.workers)  # more workers than cores: refused here, before work
@@ -167,10 +172,10 @@ def _remove_stale_staging(out: Path, todo: Sequence[RunSpec]) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
-def _engine(options: BatchOptions) -> str:
-    if options.engine != "auto":
+def _engine(options: BatchOptions) -> BatchEngine:
+    if options.engine is not BatchEngine.AUTO:
         return options.engine
-    return "dask" if options.workers or options.scheduler else "process"
+    return BatchEngine.DASK if options.workers or options.scheduler else BatchEngine.PROCESS
 
 
 def _execute(todo: list[RunSpec], options: BatchOptions) -> Iterator[RunRecord]:
@@ -181,13 +186,13 @@ def _execute(todo: list[RunSpec], options: BatchOptions) -> Iterator[RunRecord]:
         return
     engine = _engine(options)
     threads = options.threads
-    if engine in ("dask", "pool") and options.workers and threads is None:
+    if engine in (BatchEngine.DASK, BatchEngine.POOL) and options.workers and threads is None:
         threads = threads_per_run(options.workers)
     settings = BatchSettings(output=options.output.resolve(), pipeline=options.pipeline,
                              outputs=replace(options.outputs, force=True), threads=threads)
-    if engine == "process":
+    if engine is BatchEngine.PROCESS:
         yield from scale_out.run_in_process(todo, settings)
-    elif engine == "pool":
+    elif engine is BatchEngine.POOL:
         yield from scale_out.run_in_process_pool(todo, settings, options.workers)
     else:
         with scale_out.dask_client(options.workers, options.scheduler, threads) as client:

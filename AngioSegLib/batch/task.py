@@ -42,16 +42,14 @@ def cached_segmenter(settings: BatchSettings):
     """The :class:`~AngioSegLib.segment.segmenter.Segmenter` of ``settings``, loaded once per
     process (a model or device that cannot be loaded fails every later run at once, with its
     reason)."""
-    from AngioSegLib.segment.segmenter import Segmenter
+    from AngioSegLib.pipeline import make_segmenter
 
     pipeline = settings.pipeline
-    key = (pipeline.model, pipeline.device, pipeline.precision, settings.threads)
+    key = (pipeline.model, pipeline.inference, settings.threads)
     with _SEGMENTERS_LOCK:
         if key not in _SEGMENTERS:
             try:
-                _SEGMENTERS[key] = Segmenter(model=pipeline.model, device=pipeline.device,
-                                             precision=pipeline.precision,
-                                             threads=settings.threads)
+                _SEGMENTERS[key] = make_segmenter(pipeline, threads=settings.threads)
             except AngioSegError as error:  # a missing model or device: once, not per run
                 _SEGMENTERS[key] = error
         found = _SEGMENTERS[key]
@@ -68,9 +66,10 @@ def read_run(spec: RunSpec):
         return read_cine(spec.source)
     # One series among others in a folder: read just its files. The XA reader's instance-level
     # functions do what read_xa does for a folder, minus choosing among series.
-    from AngioSegLib.io import xa
+    from AngioSegLib.io.xa import read_run
+    from AngioSegLib.io.xa_header import read_header
 
-    return xa._read_run([xa._read_header(path) for path in spec.files], spec.source)
+    return read_run([read_header(path) for path in spec.files], spec.source)
 
 
 def process_run(spec: RunSpec, settings: BatchSettings) -> RunRecord:
@@ -112,9 +111,7 @@ def _process(spec: RunSpec, settings: BatchSettings, folder: Path, start: float)
         cine = read_run(spec)
         read_s = time.perf_counter() - start
         check_free_space(folder, estimate_output_bytes(cine.shape))
-        options = replace(settings.pipeline, catheter_french=spec.catheter_french,
-                          catheter_points=spec.catheter_points,
-                          catheter_frame=spec.catheter_frame)
+        options = replace(settings.pipeline, catheter=spec.catheter)
         result = run(cine, options, segmenter=cached_segmenter(settings))
         written = time.perf_counter()
         paths = write_outputs(result, folder, settings.outputs)
@@ -129,8 +126,10 @@ def _process(spec: RunSpec, settings: BatchSettings, folder: Path, start: float)
 
 def _ok_record(spec: RunSpec, result, folder: Path, read_s: float, write_s: float,
                start: float) -> RunRecord:
+    from AngioSegLib.outputs.tables import qca_document
+
     cine, analysis, timings = result.cine, result.analysis, result.timings_s
-    stenoses = analysis.to_json()["stenoses"] if analysis is not None else []
+    stenoses = qca_document(analysis)["stenoses"] if analysis is not None else []
     worst = analysis.stenoses[0] if analysis is not None and analysis.stenoses else None
     return RunRecord(
         key=spec.key, status=RunStatus.OK, input=spec.label,

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from AngioSegLib.cli import stage_options as so
+
 MAX_LISTED_FAILURES = 10
 LOG_NAME = "batch.log"
 """The batch's log in its output folder: the details (tracebacks) of unexpected failures."""
@@ -101,13 +103,30 @@ def batch(
     scheduler: str = typer.Option(
         None, "--scheduler", help="Run on an existing Dask cluster, e.g. tcp://host:8786."
     ),
-    model: str = typer.Option(None, help="Model name or bundle folder (default: shipped model)."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
-    precision: str = typer.Option(
-        "auto", help="auto, fp32, int8 (CPU, faster), bf16 or fp16 (GPU)."
+    model: str = so.MODEL,
+    device: str = so.DEVICE,
+    backend: str = so.BACKEND,
+    precision: str = so.PRECISION,
+    batch_size: int = so.BATCH_SIZE,
+    scale: float = so.SCALE,
+    max_size: int = so.MAX_SIZE,
+    threads: int = typer.Option(
+        None, help="CPU threads per run (default: shared out among the cores and --workers)."
     ),
-    temporal_k: int = typer.Option(2, help="Temporal filter half-width K (frames); 0 = off."),
-    threshold: float = typer.Option(0.5, help="Vessel probability threshold for the masks."),
+    field_of_view: bool = so.FIELD_OF_VIEW,
+    auto_scale: bool = so.AUTO_SCALE,
+    temporal_k: int = so.TEMPORAL_K,
+    no_motion_compensation: bool = so.NO_MOTION_COMPENSATION,
+    temporal_weights: str = so.TEMPORAL_WEIGHTS,
+    temporal_sigma: float = so.TEMPORAL_SIGMA,
+    reliability_grey: float = so.RELIABILITY_GREY,
+    flow_preset: str = so.FLOW_PRESET,
+    flow_scale: float = so.FLOW_SCALE,
+    clahe: bool = so.CLAHE,
+    threshold: float = so.THRESHOLD,
+    mld_method: str = so.MLD_METHOD,
+    diameter_method: str = so.DIAMETER_METHOD,
+    border_method: str = so.BORDER_METHOD,
     no_video: bool = typer.Option(False, "--no-video", help="Skip the overlay video and GIF."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip the HTML report."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
@@ -119,13 +138,23 @@ def batch(
     from AngioSegLib.batch import BatchOptions, run_batch
     from AngioSegLib.outputs.writers import OutputOptions
     from AngioSegLib.pipeline import PipelineOptions
+    from AngioSegLib.qca.options import QcaOptions
 
+    pipeline = PipelineOptions(
+        model=model,
+        inference=so.inference_options(device, backend, precision, batch_size, scale, max_size,
+                                       None, field_of_view, auto_scale),  # threads: per run
+        temporal=so.temporal_options(temporal_k, no_motion_compensation, temporal_weights,
+                                     temporal_sigma, reliability_grey, flow_preset, flow_scale,
+                                     clahe, threshold),
+        qca=QcaOptions(mld_method=mld_method, diameter_method=diameter_method,
+                       border_method=border_method),
+    )
     options = BatchOptions(
         output=output,
-        pipeline=PipelineOptions(model=model, device=device, precision=precision,
-                                 temporal_k=temporal_k, threshold=threshold),
+        pipeline=pipeline,
         outputs=OutputOptions(video=not no_video, report=not no_report),
-        resume=resume, force=force, workers=workers, scheduler=scheduler,
+        resume=resume, force=force, workers=workers, scheduler=scheduler, threads=threads,
     )
     with _log_to(options.output / LOG_NAME), _runs_progress(quiet) as progress:
         result = run_batch(inputs, options, progress)

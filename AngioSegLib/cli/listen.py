@@ -10,6 +10,8 @@ from pathlib import Path
 
 import typer
 
+from AngioSegLib.cli import stage_options as so
+
 
 def _log(line: str) -> None:
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
@@ -28,20 +30,25 @@ def listen(
     output_dir: Path = typer.Option(
         None, "--output-dir", help="Keep every run's outputs here, one folder per SOP Instance UID."
     ),
-    model: str = typer.Option(None, help="Model name or bundle folder (default: shipped model)."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
-    precision: str = typer.Option("auto", help="auto, fp32, int8 (CPU), bf16 or fp16 (GPU)."),
+    model: str = so.MODEL,
+    device: str = so.DEVICE,
+    backend: str = so.BACKEND,
+    precision: str = so.PRECISION,
+    threads: int = so.THREADS,
     timeout: float = typer.Option(30.0, "--timeout", help="DICOM network timeout (s)."),
 ) -> None:
     """Run a DICOM node: segment each received XA instance, send its SEG + SR to --send-to."""
     from AngioSegLib.pacs.listen import Listener, ListenOptions
     from AngioSegLib.pacs.node import parse_node
     from AngioSegLib.pipeline import PipelineOptions
+    from AngioSegLib.segment.options import InferenceOptions
 
+    inference = InferenceOptions(device=device, backend=backend, precision=precision,
+                                 threads=threads)
     options = ListenOptions(
         ae_title=ae_title, port=port, destination=parse_node(send_to), host=host,
         queue_size=queue_size, output_dir=output_dir, timeout_s=timeout,
-        pipeline=PipelineOptions(model=model, device=device, precision=precision),
+        pipeline=PipelineOptions(model=model, inference=inference),
     )
     listener = Listener(options, log=_log)
     listener.start()

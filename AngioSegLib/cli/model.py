@@ -8,9 +8,7 @@ from pathlib import Path
 
 import typer
 
-_DEVICE_HELP = "auto, cpu, cuda or mps."
-_BACKEND_HELP = "auto (ONNX Runtime on the CPU, PyTorch on a GPU), torch or onnx."
-_PRECISION_HELP = "auto, fp32, bf16, fp16 (GPU) or int8 (ONNX Runtime on the CPU)."
+from AngioSegLib.cli import stage_options as so
 
 
 def _names(list_file: Path | None, split: Path | None, subset: str) -> list[str] | None:
@@ -74,9 +72,9 @@ def evaluate(
     split: Path = typer.Option(None, help="JSON split file, e.g. data_splits/xca_split.json."),
     subset: str = typer.Option("val", help="Subset of --split to evaluate (train or val)."),
     model: str = typer.Option(None, help="Model name or bundle folder (default: shipped model)."),
-    device: str = typer.Option("auto", help=_DEVICE_HELP),
-    backend: str = typer.Option("auto", help=_BACKEND_HELP),
-    precision: str = typer.Option("auto", help=_PRECISION_HELP),
+    device: str = so.DEVICE,
+    backend: str = so.BACKEND,
+    precision: str = so.PRECISION,
     threshold: float = typer.Option(0.5, help="Vessel probability threshold."),
     label_maps: bool = typer.Option(False, "--label-maps", help="The masks are label maps "
                                     "(e.g. ARCADE's SYNTAX segments): any value > 0 is vessel."),
@@ -93,12 +91,14 @@ def evaluate(
     from AngioSegLib.cli.progress_bar import stage_progress
     from AngioSegLib.errors import InputError
     from AngioSegLib.evaluation.evaluate import evaluate_pairs, pair_images
+    from AngioSegLib.pipeline import phantom_calibration_frames
     from AngioSegLib.segment.segmenter import Segmenter
 
     if labels is not None and masks is not None:
         raise InputError("give either --masks or --labels, not both")
     pairs = pair_images(images, labels or masks, fov, _names(list_file, split, subset))
-    segmenter = Segmenter(model, device=device, backend=backend, precision=precision)
+    segmenter = Segmenter(model, device=device, backend=backend, precision=precision,
+                          calibration_frames=phantom_calibration_frames)
     with stage_progress(quiet=as_json) as progress:
         evaluation = evaluate_pairs(pairs, segmenter, threshold, progress, label_maps,
                                     segments=labels is not None)
@@ -118,9 +118,11 @@ def export_onnx(
 ) -> None:
     """Write the network as ONNX: input 'image' (B,1,H,W) float32 normalised as the model expects,
     H and W multiples of 32; output 'logits' (sigmoid gives the vessel probability)."""
+    from AngioSegLib.pipeline import phantom_calibration_frames
     from AngioSegLib.segment.segmenter import export_onnx_model
 
-    path = export_onnx_model(model, output, int8=int8, force=force)
+    path = export_onnx_model(model, output, int8=int8,
+                             calibration_frames=phantom_calibration_frames, force=force)
     typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
@@ -128,20 +130,21 @@ def bench(
     model: str = typer.Option(None, help="Model name or bundle folder (default: shipped model)."),
     size: int = typer.Option(512, help="Frame size (px)."),
     frames: int = typer.Option(8, help="Frames timed (after one warm-up frame)."),
-    device: str = typer.Option("auto", help=_DEVICE_HELP),
-    backend: str = typer.Option("auto", help=_BACKEND_HELP),
-    precision: str = typer.Option("auto", help=_PRECISION_HELP),
+    device: str = so.DEVICE,
+    backend: str = so.BACKEND,
+    precision: str = so.PRECISION,
     scale: float = typer.Option(1.0, help="Internal resolution factor (fewer FLOPs below 1)."),
     batch_size: int = typer.Option(None, help="Frames per batch (default: 1 on CPU, 8 on GPU)."),
     as_json: bool = typer.Option(False, "--json", help="Print the timing as JSON on stdout."),
 ) -> None:
     """Time the segmentation of phantom frames: ms/frame and frames/s on this machine."""
     from AngioSegLib.phantom.generator import PhantomOptions, make_phantom
+    from AngioSegLib.pipeline import phantom_calibration_frames
     from AngioSegLib.segment.segmenter import Segmenter
 
     segmenter = Segmenter(
         model, device=device, backend=backend, precision=precision, scale=scale,
-        batch_size=batch_size,
+        batch_size=batch_size, calibration_frames=phantom_calibration_frames,
     )
     cine = make_phantom(PhantomOptions(seed=0, n_frames=frames, size=size)).cine
     frames_array = cine.to_array()

@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from AngioSegLib.cli import pacs_io
+from AngioSegLib.cli import stage_options as so
 from AngioSegLib.cli.progress_bar import stage_progress
 
 
@@ -26,6 +27,17 @@ def _parse_points(text: str | None) -> tuple[tuple[float, float], tuple[float, f
             f"--catheter-points needs four numbers 'row1,col1,row2,col2' in pixels, found {text!r}"
         ) from error
     return (r1, c1), (r2, c2)
+
+
+def _catheter(french: float | None, points: str | None, frame: int):
+    """The catheter flags as a :class:`~AngioSegLib.pipeline.CatheterCalibration` (None: none)."""
+    from AngioSegLib.errors import InputError
+    from AngioSegLib.pipeline import CatheterCalibration
+
+    if (french is None) != (points is None):
+        raise InputError("catheter calibration needs both --catheter-french and "
+                         "--catheter-points (two pixels on the catheter)")
+    return None if french is None else CatheterCalibration(french, _parse_points(points), frame)
 
 
 def _parse_qca_points(text: str | None) -> tuple[tuple[float, float], tuple[float, float]] | None:
@@ -45,6 +57,8 @@ def _parse_qca_points(text: str | None) -> tuple[tuple[float, float], tuple[floa
 
 def _summary(result, paths) -> dict:
     """The machine-readable summary printed by --json."""
+    from AngioSegLib.outputs.tables import qca_document
+
     analysis = result.analysis
     return {
         "output": str(paths.folder),
@@ -55,7 +69,7 @@ def _summary(result, paths) -> dict:
         "device": result.device,
         "calibration": result.cine.calibration.source.value,
         "timings_s": {k: round(v, 3) for k, v in result.timings_s.items()},
-        "qca": analysis.to_json() if analysis is not None else None,
+        "qca": qca_document(analysis) if analysis is not None else None,
     }
 
 
@@ -116,25 +130,35 @@ def segment(
     output: Path = typer.Option(
         ..., "-o", "--output", help="Output folder: new or empty (or replaced with --force)."
     ),
-    model: str = typer.Option(None, help="Model name or bundle folder (default: shipped model)."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
-    precision: str = typer.Option(
-        "auto", help="auto, fp32, int8 (CPU, faster), bf16 or fp16 (GPU)."
-    ),
-    temporal_k: int = typer.Option(2, help="Temporal filter half-width K (frames); 0 = off."),
-    no_motion_compensation: bool = typer.Option(
-        False, "--no-motion-compensation", help="Plain temporal average (no optical flow)."
-    ),
-    threshold: float = typer.Option(0.5, help="Vessel probability threshold for the masks."),
+    model: str = so.MODEL,
+    device: str = so.DEVICE,
+    backend: str = so.BACKEND,
+    precision: str = so.PRECISION,
+    batch_size: int = so.BATCH_SIZE,
+    scale: float = so.SCALE,
+    max_size: int = so.MAX_SIZE,
+    threads: int = so.THREADS,
+    field_of_view: bool = so.FIELD_OF_VIEW,
+    auto_scale: bool = so.AUTO_SCALE,
+    temporal_k: int = so.TEMPORAL_K,
+    no_motion_compensation: bool = so.NO_MOTION_COMPENSATION,
+    temporal_weights: str = so.TEMPORAL_WEIGHTS,
+    temporal_sigma: float = so.TEMPORAL_SIGMA,
+    reliability_grey: float = so.RELIABILITY_GREY,
+    flow_preset: str = so.FLOW_PRESET,
+    flow_scale: float = so.FLOW_SCALE,
+    clahe: bool = so.CLAHE,
+    threshold: float = so.THRESHOLD,
     catheter_french: float = typer.Option(
         None, help="Catheter size in French (1 F = 1/3 mm) for catheter calibration."
     ),
     catheter_points: str = typer.Option(
         None, help="Two pixels on the catheter, 'row1,col1,row2,col2' (with --catheter-french)."
     ),
-    mld_method: str = typer.Option(
-        "densitometric", help="MLD from the frame's contrast (densitometric) or the edges (edge)."
-    ),
+    catheter_frame: int = typer.Option(0, help="Frame the catheter points are on."),
+    mld_method: str = so.MLD_METHOD,
+    diameter_method: str = so.DIAMETER_METHOD,
+    border_method: str = so.BORDER_METHOD,
     qca_frame: int = typer.Option(
         None, help="Frame to run QCA on (default: end-diastole near peak opacification)."
     ),
@@ -155,24 +179,24 @@ def segment(
     from AngioSegLib.io import read_cine
     from AngioSegLib.outputs.writers import reserve_output_folder
     from AngioSegLib.pipeline import PipelineOptions
-    from AngioSegLib.qca.analysis import QcaOptions
+    from AngioSegLib.qca.options import QcaOptions
 
+    options = PipelineOptions(
+        model=model,
+        inference=so.inference_options(device, backend, precision, batch_size, scale, max_size,
+                                       threads, field_of_view, auto_scale),
+        temporal=so.temporal_options(temporal_k, no_motion_compensation, temporal_weights,
+                                     temporal_sigma, reliability_grey, flow_preset, flow_scale,
+                                     clahe, threshold),
+        catheter=_catheter(catheter_french, catheter_points, catheter_frame),
+        qca=QcaOptions(mld_method=mld_method, diameter_method=diameter_method,
+                       border_method=border_method, analysis_frame=qca_frame,
+                       segment_points=_parse_qca_points(qca_points)),
+    )
     target = pacs_io.prepare_store(store, token_file, timeout)
     keep = pacs_io.local_inputs(input_path)
     with reserve_output_folder(output, force, keep=keep) as output, \
             pacs_io.open_input(input_path, token_file, timeout) as source:
-        options = PipelineOptions(
-            model=model,
-            device=device,
-            precision=precision,
-            temporal_k=temporal_k,
-            motion_compensation=not no_motion_compensation,
-            threshold=threshold,
-            catheter_french=catheter_french,
-            catheter_points=_parse_points(catheter_points),
-            qca=QcaOptions(mld_method=mld_method, analysis_frame=qca_frame,
-                           segment_points=_parse_qca_points(qca_points)),
-        )
         cine = read_cine(source)
         pacs_io.check_storable(target, cine)
         _, paths = run_and_write(cine, options, output, force, fractional_seg, as_json)
@@ -184,7 +208,7 @@ def demo(
     frames: int = typer.Option(30, help="Frames in the generated run."),
     size: int = typer.Option(512, help="Frame size (pixels)."),
     seed: int = typer.Option(0, help="Phantom seed."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
+    device: str = so.DEVICE,
     force: bool = typer.Option(
         False, "--force", help="Replace the outputs of an earlier run in OUTPUT (once all are new)."
     ),
@@ -202,7 +226,9 @@ def demo(
     )
     from AngioSegLib.phantom.generator import PhantomOptions, make_phantom
     from AngioSegLib.pipeline import PipelineOptions
+    from AngioSegLib.segment.options import InferenceOptions
 
+    options = PipelineOptions(inference=InferenceOptions(device=device))
     console = Console(stderr=True)
     start = time.perf_counter()
     with reserve_output_folder(output, force) as output, tempfile.TemporaryDirectory() as tmp:
@@ -211,7 +237,7 @@ def demo(
         source = write_xa(phantom.cine, Path(tmp) / "phantom_xa.dcm", transfer_syntax="jpeg-ls")
         console.print(f"Generated a {frames}-frame {size}² phantom XA run (seed {seed})")
         result, _ = run_and_write(
-            read_cine(source), PipelineOptions(device=device), output, force, False, False,
+            read_cine(source), options, output, force, False, False,
             copies=(source,),
         )
     scores = score_segmentation(result.masks, phantom.masks)

@@ -1,8 +1,7 @@
 """Evaluate a model on a folder of images with ground-truth vessel masks.
 
-Each image is matched to its mask by file name: the same name in the masks folder, or the name
-with ``_gt`` before the extension (``N.png`` ↔ ``N_gt.png``, possibly in the same folder). An
-optional field-of-view mask (same name, or ``_fov``) limits the pixels that count. Every image is
+Images are matched to their masks and optional field-of-view masks (which limit the pixels that
+count) by :func:`AngioSegLib.io.datasets.pair_images`. Every image is
 segmented, thresholded and scored with :func:`.metrics.score_segmentation` (Sen, Spec,
 Acc, Dice, IoU, clDice); the mean is the unweighted mean over images.
 
@@ -16,15 +15,13 @@ each reference shows, and each segment's mean Dice over the images that show it.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from AngioSegLib.errors import InputError, InputNotFoundError
+from AngioSegLib.errors import InputError
 from AngioSegLib.evaluation.metrics import (
     SegmentationScores,
     SegmentLabelScores,
@@ -32,22 +29,24 @@ from AngioSegLib.evaluation.metrics import (
     score_segmentation,
     segment_scores,
 )
+from AngioSegLib.io.datasets import ImagePair, pair_images, read_name_list, read_split
+from AngioSegLib.io.images import read_grey as read_gray
+from AngioSegLib.io.images import read_grey_image
 from AngioSegLib.progress import Progress, ProgressCallback, no_progress
 
-IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm")
-MASK_TAG = "_gt"
-FOV_TAG = "_fov"
-SUBSET_ALIASES = (("val", "validation", "valid"), ("train", "training"))
-
-
-@dataclass(frozen=True)
-class ImagePair:
-    """An image, its ground-truth mask and, optionally, its field-of-view mask."""
-
-    name: str
-    image: Path
-    mask: Path
-    fov: Path | None = None
+__all__ = [  # pairing and image reading live in AngioSegLib.io; their names stay importable here
+    "Evaluation",
+    "ImagePair",
+    "ImageScores",
+    "SegmentSummary",
+    "evaluate_pairs",
+    "pair_images",
+    "read_gray",
+    "read_mask",
+    "read_name_list",
+    "read_split",
+    "summarise_segments",
+]
 
 
 @dataclass(frozen=True)
@@ -154,147 +153,6 @@ def _image_segments_json(item: ImageScores) -> dict:
                              item.segments.f1_by_segment.items()}}
 
 
-def _natural_key(path: Path) -> tuple:
-    """Sort "2.png" before "10.png"."""
-    parts = re.split(r"(\d+)", path.stem)
-    return tuple(int(p) if p.isdigit() else p.lower() for p in parts)
-
-
-def _image_files(folder: Path, what: str) -> list[Path]:
-    if not folder.is_dir():
-        raise InputNotFoundError(f"the {what} folder {folder} does not exist")
-    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-    if not files:
-        raise InputError(
-            f"the {what} folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})"
-        )
-    return sorted(files, key=_natural_key)
-
-
-def _find(stems: dict[str, Path], stem: str, tags: Sequence[str], exclude: Path) -> Path | None:
-    for candidate in (stem + tag for tag in tags):
-        found = stems.get(candidate)
-        if found is not None and found != exclude:
-            return found
-    return None
-
-
-def _select(images: list[Path], names: Sequence[str] | None) -> list[Path]:
-    """The images whose name (with or without extension) is in ``names``, in that order."""
-    if names is None:
-        return images
-    by_name = {p.name: p for p in images} | {p.stem: p for p in images}
-    keys = [Path(str(n)).name for n in names]
-    missing = [k for k in keys if k not in by_name and Path(k).stem not in by_name]
-    if missing:
-        raise InputError(
-            f"{len(missing)} listed image(s) are not in the images folder: {', '.join(missing[:5])}"
-        )
-    return [by_name.get(k) or by_name[Path(k).stem] for k in keys]
-
-
-def pair_images(
-    images_dir: Path,
-    masks_dir: Path | None = None,
-    fov_dir: Path | None = None,
-    names: Sequence[str] | None = None,
-) -> list[ImagePair]:
-    """Match every image (or those in ``names``) to its mask and field of view.
-
-    ``masks_dir`` defaults to ``images_dir``; files ending in ``_gt`` or ``_fov`` are never taken
-    as images. Raises InputError naming the images without a mask.
-    """
-    images_dir = Path(images_dir)
-    masks_dir = Path(masks_dir) if masks_dir is not None else images_dir
-    images = [
-        p for p in _image_files(images_dir, "images")
-        if not p.stem.endswith((MASK_TAG, FOV_TAG))
-    ]
-    if not images:
-        raise InputError(f"the images folder {images_dir} holds only masks ('_gt' files)")
-    masks = {p.stem: p for p in _image_files(masks_dir, "masks")}
-    fovs = {p.stem: p for p in _image_files(Path(fov_dir), "field-of-view")} if fov_dir else {}
-    pairs, unmatched = [], []
-    for image in _select(images, names):
-        mask = _find(masks, image.stem, (MASK_TAG, ""), exclude=image)
-        if mask is None:
-            unmatched.append(image.name)
-            continue
-        fov = _find(fovs, image.stem, (FOV_TAG, ""), exclude=image) if fov_dir else None
-        if fov_dir and fov is None:
-            raise InputError(f"no field-of-view mask for {image.name} in {fov_dir}")
-        pairs.append(ImagePair(image.stem, image, mask, fov))
-    if unmatched:
-        raise InputError(
-            f"no mask for {len(unmatched)} image(s) ({', '.join(unmatched[:5])}) in {masks_dir}: "
-            f"a mask needs the image's file name, or the name with '{MASK_TAG}' (N.png ↔ N_gt.png)"
-        )
-    return pairs
-
-
-def read_name_list(path: Path) -> list[str]:
-    """Image names from a text file, one per line (blank lines and ``#`` comments skipped)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputNotFoundError(f"the image list {path} does not exist")
-    names = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
-    names = [n for n in names if n]
-    if not names:
-        raise InputError(f"the image list {path} names no images")
-    return names
-
-
-def _entry_name(entry) -> str:
-    if isinstance(entry, dict):
-        for key in ("image", "name", "file", "path"):
-            if key in entry:
-                return Path(str(entry[key])).name
-        raise InputError(f"split entry {entry} has no 'image' or 'name' field")
-    return Path(str(entry)).name
-
-
-def read_split(path: Path, subset: str) -> list[str]:
-    """Image names of ``subset`` ("train" or "val") in a JSON split file.
-
-    Accepts ``{"val": [...]}`` or the lists under a ``"subsets"``/``"splits"`` key; entries are file
-    names, paths or objects with an ``image`` field.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputNotFoundError(f"the split file {path} does not exist")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"the split file {path} is not valid JSON: {error}") from error
-    for key in ("subsets", "splits"):
-        if isinstance(data, dict) and isinstance(data.get(key), dict):
-            data = data[key]
-    aliases = next((group for group in SUBSET_ALIASES if subset.lower() in group), (subset,))
-    found = next((data[k] for k in aliases if isinstance(data, dict) and k in data), None)
-    if not isinstance(found, list) or not found:
-        keys = ", ".join(k for k, v in data.items() if isinstance(v, list)) or "none"
-        raise InputError(f"the split file {path} has no subset {subset!r}; subsets: {keys}")
-    return [_entry_name(entry) for entry in found]
-
-
-def _read_plane(path: Path) -> tuple[np.ndarray, bool]:
-    """A 2-D image and whether it was colour (averaged over its first three channels)."""
-    from AngioSegLib.io.video import read_image_array
-
-    image = np.asarray(read_image_array(path))
-    colour = image.ndim == 3 and image.shape[-1] in (3, 4)
-    if colour:
-        image = image[..., :3].mean(axis=-1).astype(image.dtype)
-    if image.ndim != 2:
-        raise InputError(f"{path} is not a 2-D image: shape {image.shape}")
-    return image, colour
-
-
-def read_gray(path: Path) -> np.ndarray:
-    """A 2-D image (colour images averaged over their first three channels)."""
-    return _read_plane(path)[0]
-
-
 def read_mask(path: Path, label_map: bool = False) -> np.ndarray:
     """A binary mask: {0,1} or boolean as is, else above half the integer range (>127 for 8-bit,
     half the maximum for floating point); a ``label_map`` (e.g. ARCADE's SYNTAX segments 1–25)
@@ -304,9 +162,11 @@ def read_mask(path: Path, label_map: bool = False) -> np.ndarray:
 
 def _read_mask(path: Path, label_map: bool = False) -> tuple[np.ndarray, str | None]:
     """The mask of :func:`read_mask` and, when the file was not already binary, why not:
-    "colour", "16-bit" (any integer depth but 8), "floating-point", "more than two values", or
-    "two values read as one" (e.g. {0, 100}: both at or below 127, the mask is empty)."""
-    image, colour = _read_plane(path)
+    "colour" (grey stored with colour channels), "16-bit" (any integer depth but 8),
+    "floating-point", "more than two values", or "two values read as one" (e.g. {0, 100}: both
+    at or below 127, the mask is empty)."""
+    read = read_grey_image(path)
+    image, colour = read.pixels, read.had_channels
     integer = np.issubdtype(image.dtype, np.integer)
     if label_map or image.dtype == bool or (integer and image.max() <= 1):
         mask = image > 0
@@ -429,7 +289,7 @@ def _segment_scored(pair: ImagePair, scores: SegmentationScores, prediction: np.
     """The image's scores with its segment scores against its reference label map."""
     from AngioSegLib.anatomy.segments import SEGMENT_CLASSES, name_vessels
 
-    reference = _read_plane(pair.mask)[0]
+    reference = read_gray(pair.mask)
     if reference.max() >= SEGMENT_CLASSES:
         raise InputError(f"label map {pair.mask.name} holds value {int(reference.max())}; "
                          f"segment label maps hold 0 (background) to {SEGMENT_CLASSES - 1}")

@@ -2,7 +2,7 @@
 
 One BINARY segment per SYNTAX segment that names at least one pixel of the run (numbered 1, 2, …
 in the order of the label values), each frame referencing its XA source frame, built like the
-vessel SEG (:func:`.seg.build_seg_dataset`: same study, new series, no Frame of
+vessel SEG (:func:`.seg_dataset.build_seg_dataset`: same study, new series, no Frame of
 Reference). Each segment says what it is with codes from DICOM PS3.16:
 
 - category "Anatomical Structure" (SCT 91723000, CID 7150);
@@ -41,7 +41,7 @@ from pydicom.sr.coding import Code
 from AngioSegLib.anatomy.segments import BY_VALUE, SEGMENTS, CoronarySegment
 from AngioSegLib.cine import CineRun
 from AngioSegLib.errors import InputError
-from AngioSegLib.io.seg import (
+from AngioSegLib.io.seg_dataset import (
     SegSeries,
     StoredFrame,
     algorithm_identification,

@@ -8,7 +8,6 @@ plane, with a warning when they hold colour. Image folders are decoded lazily; v
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -16,29 +15,17 @@ import numpy as np
 from AngioSegLib.cine import CineRun
 from AngioSegLib.errors import InputError
 from AngioSegLib.io.frames import CachedFrames
+from AngioSegLib.io.images import IMAGE_SUFFIXES, grey_plane, image_files, read_image_array
 
-IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".pgm")
+__all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "has_dicom_files", "image_files",
+           "read_image_file", "read_image_folder", "read_video", "to_grey"]
+
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".wmv", ".webm")
 _NO_CALIBRATION = (
     "no pixel spacing in an image or video file: measurements are in pixels; calibrate on the "
     "catheter to get mm"
 )
 _NO_TIMING = "image files carry no frame timing: frame times and flow measures are unavailable"
-
-
-def _natural_key(path: Path) -> list:
-    """'frame10.png' after 'frame9.png'."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
-
-
-def image_files(folder: Path) -> list[Path]:
-    """Image files (PNG, TIFF; also JPEG, BMP, PGM) directly inside ``folder``, in natural order."""
-    files = [
-        p
-        for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
-    ]
-    return sorted(files, key=_natural_key)
 
 
 def has_dicom_files(folder: Path) -> bool:
@@ -53,38 +40,15 @@ def has_dicom_files(folder: Path) -> bool:
 
 
 def to_grey(image: np.ndarray, name: str) -> np.ndarray:
-    """(H, W) or (H, W, C) image → (H, W) grey; refuses real colour and non-integer pixels."""
-    if image.ndim == 3:
-        channels = image[..., :3] if image.shape[2] >= 3 else image[..., :1]
-        if not np.all(channels == channels[..., :1]):
-            raise InputError(
-                f"{name} is a colour image; AngioSeg reads greyscale angiograms: save the frames "
-                "as greyscale PNG/TIFF"
-            )
-        image = channels[..., 0]
-    if image.ndim != 2:
-        raise InputError(f"{name} has shape {image.shape}; expected a 2-D greyscale image")
+    """(H, W) or (H, W, C) image → (H, W) grey frame of a cine: the colour policy of
+    :mod:`.images` (equal channels are grey, real colour is refused), and 8- or 16-bit integer
+    pixels only."""
+    image = grey_plane(image, name).pixels
     if image.dtype not in (np.uint8, np.uint16):
         raise InputError(
             f"{name} has {image.dtype} pixels; AngioSeg reads 8- or 16-bit integer images"
         )
     return image
-
-
-def read_image_array(path: Path) -> np.ndarray:
-    """The pixels of one image file as stored; InputError in one line when the file is empty,
-    truncated or not an image (imageio's plugins raise many kinds of errors, SimpleITK's a
-    RuntimeError with a multi-line message)."""
-    import imageio.v3 as iio
-
-    path = Path(path)
-    if path.is_file() and path.stat().st_size == 0:
-        raise InputError(f"{path} is empty (0 bytes): not an image")
-    try:
-        return iio.imread(path)
-    except (OSError, ValueError, SyntaxError, RuntimeError, IndexError, KeyError) as error:
-        raise InputError(f"{path} could not be read as an image: it is damaged or not in an "
-                         "image format (PNG, TIFF, JPEG, BMP, ...)") from error
 
 
 class ImageFrames(CachedFrames):

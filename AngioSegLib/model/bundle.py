@@ -11,7 +11,6 @@ the bundle names, the one function that training and inference both use.
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import json
 import math
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from AngioSegLib.choices import closest_choice
 from AngioSegLib.errors import ModelError
 from AngioSegLib.model.normalise import (
     DEFAULT_NORMALISATION,
@@ -181,9 +181,8 @@ def resolve_bundle(model: str | os.PathLike[str]) -> Path:
         what = f"give its bundle folder {bundle}" if bundle else f"a bundle is {BUNDLE_LAYOUT}"
         raise ModelError(f"{candidate} is a file, not a model bundle folder: {what}")
     if isinstance(model, str) and "/" not in name and os.sep not in name:
-        close = difflib.get_close_matches(
-            name, [*MODEL_NAMES, *installed_models(), *_local_bundles()], n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        close = closest_choice(name, [*MODEL_NAMES, *installed_models(), *_local_bundles()])
+        hint = f" (did you mean {close!r}?)" if close else ""
         shipped = [*MODEL_NAMES, *(m for m in installed_models() if m not in MODEL_NAMES)]
         raise ModelError(f"unknown model {name!r}{hint}: give a registered model "
                          f"({', '.join(shipped)}) or the path of a bundle folder, "
@@ -269,8 +268,8 @@ def _angioseg_section(folder: Path, metadata: dict) -> dict:
                                     f"(angioseg.architecture is {_short(architecture)}); "
                                     f"expected one of {', '.join(MODEL_NAMES)}")
     if architecture not in MODEL_NAMES:
-        close = difflib.get_close_matches(architecture, MODEL_NAMES, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        close = closest_choice(architecture, MODEL_NAMES)
+        hint = f" (did you mean {close!r}?)" if close else ""
         raise _bundle_error(folder, f"{METADATA_FILE} names architecture {architecture!r}"
                                     f"{hint}, which this version of AngioSeg does not know; "
                                     f"known: {', '.join(MODEL_NAMES)}")

@@ -4,7 +4,10 @@ A ResNet encoder (stem, then four stages down to 1/32 of the input), a context e
 Dense Atrous Convolution block then Residual Multi-kernel Pooling), and a decoder of four
 upsampling blocks with the encoder's features added as skips, finished by a deconvolution head
 that gives one vessel logit per input pixel. :func:`build_network` makes a registered variant by
-name; any image size works (padded internally to a multiple of 32, cropped back).
+name. The input's height and width must be multiples of ``SIZE_MULTIPLE`` (32 px, the encoder's
+total down-sampling); the network does not pad: frames are padded once, by the Segmenter
+(:meth:`AngioSegLib.segment.segmenter.Segmenter.prepare`), and training crops are multiples of
+32 already.
 
 With ``segment_classes`` S > 0 a second, cheap head names the vessel
 (:class:`~.blocks.SegmentHead`): from the decoder's 1/4-resolution features and
@@ -12,19 +15,18 @@ its 1/16-resolution ones (a wide view of the tree) it gives S coronary-segment l
 :mod:`AngioSegLib.anatomy.segments`). They stay at
 1/4 resolution — segment names change over centimetres, not pixels, and upsampling 26 channels
 to the frame would cost more than the head — so such a network returns a pair: vessel logits
-(B, 1, H, W) and segment logits (B, S, ⌈H/4⌉, ⌈W/4⌉). :func:`vessel_logits` takes the first of
+(B, 1, H, W) and segment logits (B, S, H/4, W/4). :func:`vessel_logits` takes the first of
 either kind of output.
 """
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from AngioSegLib.choices import closest_choice
 from AngioSegLib.errors import ModelError
 from AngioSegLib.model.blocks import (
     DecoderBlock,
@@ -56,8 +58,9 @@ CONFIGS: dict[str, CENetConfig] = {
 
 
 class CENet(nn.Module):
-    """CE-Net: (B, 1, H, W) normalised image → (B, 1, H, W) vessel logits, any H and W; with
-    ``segment_classes`` S > 0 the pair (vessel logits, (B, S, ⌈H/4⌉, ⌈W/4⌉) segment logits)."""
+    """CE-Net: (B, 1, H, W) normalised image, H and W multiples of ``SIZE_MULTIPLE``, → (B, 1, H,
+    W) vessel logits; with ``segment_classes`` S > 0 the pair (vessel logits, (B, S, H/4, W/4)
+    segment logits)."""
 
     def __init__(self, config: CENetConfig, in_channels: int = 1, segment_classes: int = 0):
         super().__init__()
@@ -85,12 +88,11 @@ class CENet(nn.Module):
         self.segment_head = (SegmentHead(w[0], w[2], self.segment_classes)
                              if self.segment_classes else None)
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        height, width = image.shape[-2:]
-        pad_h, pad_w = -height % SIZE_MULTIPLE, -width % SIZE_MULTIPLE
-        x = F.pad(image, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else image
+    def forward(self, image: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        if not torch.jit.is_tracing():  # the ONNX graph's input contract says so instead
+            check_input_size(tuple(image.shape[-2:]))
         skips = []
-        x = self.stem(x)
+        x = self.stem(image)
         for stage in self.encoder:
             x = stage(x)
             skips.append(x)
@@ -101,11 +103,21 @@ class CENet(nn.Module):
             if i < 3:
                 x = x + skips[2 - i]
                 grids.append(x)  # 1/16, 1/8, 1/4 resolution
-        vessel = self.head(x)[..., :height, :width]
+        vessel = self.head(x)
         if self.segment_head is None:
             return vessel
-        segments = self.segment_head(grids[2], grids[0])[..., : -(-height // 4), : -(-width // 4)]
-        return vessel, segments
+        return vessel, self.segment_head(grids[2], grids[0])
+
+
+def check_input_size(size: tuple[int, int]) -> None:
+    """ModelError unless (H, W) ``size`` (px) are multiples of ``SIZE_MULTIPLE``."""
+    height, width = (int(n) for n in size)
+    if height % SIZE_MULTIPLE or width % SIZE_MULTIPLE:
+        raise ModelError(
+            f"CE-Net input is {height}×{width} px (H×W); height and width must be multiples of "
+            f"{SIZE_MULTIPLE}: run frames through AngioSegLib.segment.segmenter.Segmenter, which "
+            f"pads them, or pad the input yourself"
+        )
 
 
 def vessel_logits(output):
@@ -118,8 +130,8 @@ def build_network(name: str, segment_classes: int = 0) -> CENet:
     with a coronary-segment head of ``segment_classes`` classes when that is > 0."""
     config = CONFIGS.get(name) if isinstance(name, str) else None
     if config is None:
-        close = difflib.get_close_matches(str(name), list(CONFIGS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        close = closest_choice(name, CONFIGS)
+        hint = f" (did you mean {close!r}?)" if close else ""
         raise ModelError(f"unknown network {name!r}{hint}; the registered networks are "
                          f"{', '.join(map(repr, CONFIGS))}")
     if not isinstance(segment_classes, int) or segment_classes < 0:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -110,11 +109,11 @@ def _summary_rows(result: Result) -> list[list[str]]:
 
 
 def _temporal_label(result: Result) -> str:
-    options = result.options
-    if options.temporal_k == 0:
+    options = result.options.temporal
+    if options.k == 0:
         return "off"
     kind = "motion-compensated" if options.motion_compensation else "plain average"
-    return f"{kind}, K = {options.temporal_k} ({2 * options.temporal_k + 1} frames)"
+    return f"{kind}, K = {options.k} ({2 * options.k + 1} frames)"
 
 
 def _key_frame_html(result: Result) -> str:
@@ -183,7 +182,8 @@ def _analysis_html(result: Result) -> str:
         _table(["#", "segment", "coronary segment", "%DS", "%AS", f"MLD ({unit})", "MLD from",
                 f"MLD, borders ({unit})", f"MLD, densitometric ({unit})", f"RVD ({unit})",
                 f"lesion length ({unit})", "through a break"], rows)
-        if rows else "<p>No stenosis of 20 % diameter or more was found.</p>"
+        if rows else (f"<p>No stenosis of {analysis.options.min_stenosis_percent:.0f} % "
+                      "diameter or more was found.</p>")
     )
     excluded = [f"{s.segment_label}: {', '.join(s.overlap_stretches)} {unit}"
                 for s in analysis.segments if s.overlap_stretches]
@@ -224,11 +224,13 @@ frames.csv (per frame){"; anatomy.dcm, anatomy.seq.nrrd, anatomy.nii.gz, anatomy
 
 def write_report(result: Result, folder: Path) -> Path:
     """Write report.html, qca.json, qca.csv and frames.csv into ``folder`` (a staging folder)."""
+    from AngioSegLib.outputs.tables import write_frames_csv, write_qca_json, write_segments_csv
+
     folder = Path(folder)
     if result.analysis is not None:
-        (folder / "qca.json").write_text(json.dumps(result.analysis.to_json(), indent=2))
-        result.analysis.write_segments_csv(folder / "qca.csv")
-        result.analysis.write_frames_csv(folder / "frames.csv")
+        write_qca_json(result.analysis, folder / "qca.json")
+        write_segments_csv(result.analysis, folder / "qca.csv")
+        write_frames_csv(result.analysis, folder / "frames.csv")
     path = folder / "report.html"
     path.write_text(render_report_html(result), encoding="utf-8")
     return path

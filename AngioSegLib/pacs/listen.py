@@ -122,11 +122,9 @@ class Listener:
         from pynetdicom.sop_class import Verification
 
         if self.segmenter is None:
-            from AngioSegLib.segment.segmenter import Segmenter
+            from AngioSegLib.pipeline import make_segmenter
 
-            pipeline = self.options.pipeline
-            self.segmenter = Segmenter(model=pipeline.model, device=pipeline.device,
-                                       precision=pipeline.precision)
+            self.segmenter = make_segmenter(self.options.pipeline)
         if self.options.output_dir is not None:
             from AngioSegLib.io.atomic import check_writable_folder
 

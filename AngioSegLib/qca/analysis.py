@@ -5,28 +5,33 @@ Vocabulary as in CAAS QCA / QAngio XA. For each centerline segment (see :mod:`.c
 * where the segmentation broke at a tight lesion, the break is first bridged along a minimum-cost
   path on the image (:mod:`.lesion_path`, ``bridge_gaps``), so a segment runs through every lesion;
   a user's ``segment_points`` replace the segments by one traced between them;
-* the diameter profile ``D(s)`` (``s`` arc length from the segment start) is measured between the
-  lumen borders detected on the frame (:mod:`.lumen_edges`, ``border_method="image"``, the default:
-  sub-pixel, weighted first and second derivative, minimum-cost border path along the straightened
-  vessel; 0 where the lumen vanished), or without the frame on the probability map
-  (:func:`.diameter.profile_widths`, ``border_method="probability"``), and smoothed along ``s`` with
-  a Gaussian of ``profile_sigma_mm``; the segment is oriented so that it starts at its wider end
-  (taken as proximal); excluded, as not a lumen cross-section: ``end_trim_diameters`` × the median
-  diameter at both ends (bifurcation, vessel tip), ``junction_trim_diameters`` × it about each
-  side-branch origin the segment crosses (0 by default: a lesion at a side-branch origin stays
-  measurable), bulges above 1.25 × the local upper level (the bifurcation's flare) and, with
-  ``exclude_overlap``, cross-sections where another vessel crosses or overlaps (:mod:`.overlap`;
-  listed as ``overlap_stretches``);
+* the diameter profile ``D(s)`` (``s`` arc length from the segment start; :mod:`.segment_profile`)
+  is measured between the lumen borders detected on the frame (:mod:`.lumen_edges`,
+  ``border_method="image"``, the default: sub-pixel, weighted first and second derivative,
+  minimum-cost border path along the straightened vessel; 0 where the lumen vanished), or without
+  the frame on the probability map (:func:`.diameter.profile_widths` across ±
+  ``PROFILE_HALF_WIDTH_RADII`` × the largest radius + ``PROFILE_HALF_WIDTH_MARGIN_PX``,
+  ``border_method="probability"``), and smoothed along ``s`` with a Gaussian of
+  ``profile_sigma_mm``; the segment is oriented so that it starts at its wider end (the median
+  diameter of its first and last ``1/ORIENTATION_PARTS`` compared; taken as proximal); excluded, as
+  not a lumen cross-section: ``end_trim_diameters`` × the median diameter at both ends
+  (bifurcation, vessel tip), ``junction_trim_diameters`` × it about each side-branch origin the
+  segment crosses (0 by default: a lesion at a side-branch origin stays measurable), bulges above
+  ``FLARE_LIMIT`` × the local upper level (the bifurcation's flare) and, with ``exclude_overlap``,
+  cross-sections where another vessel crosses or overlaps (:mod:`.overlap`; listed as
+  ``overlap_stretches``);
 * MLD = min D within the lesion, at ``mld_position`` (from the segment start);
-* the lesion is where D is narrowest relative to its local upper level (running 75th percentile over
-  ``2 · reference_window_diameters`` median diameters), so neither a vessel's taper, nor the step
-  down at a side-branch origin, nor a bulge at a bifurcation makes a lesion;
+* the lesion is where D is narrowest relative to its local upper level (running
+  ``UPPER_LEVEL_PERCENTILE`` percentile over ``2 · reference_window_diameters`` median diameters),
+  so neither a vessel's taper, nor the step down at a side-branch origin, nor a bulge at a
+  bifurcation makes a lesion (:mod:`.profile_analysis`);
 * the *interpolated reference* ``R(s)``: a least-squares line through the healthy profile within
-  ``reference_window_diameters`` × RVD of the lesion, fitted three times (starting from the local
-  upper level), each time excluding the lesion (``D < (1 − t/2)·R`` around it, ``t`` =
-  ``lesion_threshold``, widened by half a reference diameter each side) and bulges (``D > 1.2·R``,
-  side-branch origins). With healthy vessel on only one side the reference is that side's line (when
-  it spans ≥ 3 × the needed length) or median (``reference_method`` says which side);
+  ``reference_window_diameters`` × RVD of the lesion, fitted ``REFERENCE_FIT_ITERATIONS`` times
+  (starting from the local upper level), each time excluding the lesion (``D < (1 − t/2)·R`` around
+  it, ``t`` = ``lesion_threshold``, widened by ``LESION_MARGIN_RVD`` × RVD each side) and bulges
+  (``D > BULGE_LIMIT·R``, side-branch origins). With healthy vessel on only one side the reference
+  is that side's line (when it spans ≥ ``TAPER_SPAN_FACTOR`` × the needed length) or median
+  (``reference_method`` says which side);
 * RVD = R(mld_position); %DS = (1 − MLD/RVD)·100; %AS = (1 − (MLD/RVD)²)·100;
 * the densitometric MLD (:mod:`.densitometric_mld`), where the file's Pixel Intensity Relationship
   makes densitometry valid (``LOG``, ``LIN`` after the log), is measured beside the border MLD; with
@@ -35,30 +40,39 @@ Vocabulary as in CAAS QCA / QAngio XA. For each centerline segment (see :mod:`.c
   and LIN files of the second phantom set the densitometric MLD has the smaller spread (%DS SD 8 vs
   9 points) and far fewer false lesions (a noise dip of the borders is re-read by the contrast),
   and it does not depend on how the borders of a lumen of a few pixels are blurred;
-* lesion length: the stretch around the MLD where ``D < (1 − t)·R`` (t = 0.2: narrower than 80 % of
-  the reference), edges interpolated between samples. For a raised-cosine narrowing of length L and
-  fraction p this is ``L·acos(2t/p − 1)/π`` (0.56 L at 50 %, 0.64 L at 70 %);
+* lesion length: the stretch around the MLD where ``D < (1 − t)·R`` (t = ``lesion_threshold``,
+  0.2: narrower than 80 % of the reference), edges interpolated between samples. For a
+  raised-cosine narrowing of length L and fraction p this is ``L·acos(2t/p − 1)/π`` (0.56 L at
+  50 %, 0.64 L at 70 %);
 * tortuosity = arc length / chord.
 
 A segment has a reference when at least ``min_reference_diameters`` × RVD of healthy vessel lies on
-one side of the lesion; stenoses are listed when %DS ≥ ``min_stenosis_percent`` and the reference is
-interpolated, or one-sided because a bifurcation ends the segment on the other side (an ostial
-lesion; see :func:`list_stenoses`), and, with the frame at hand, the vessel's healthy stretch stands
-out of the background noise by ``min_vessel_snr`` (a lesion lies on a vessel, not on background
-anatomy), and the narrowing (RVD − MLD) is at least ``MIN_NARROWING_SNR`` × the diameter profile's
-noise on the healthy stretch (not a noise dip). A long segment may hold several lesions:
-:func:`analyze_lesions` looks for up to ``max_lesions``, each outside the stretches of those already
-found; the segment's own MLD, RVD and %DS are the first *listed* one's (else the first's), so that
-tables, plots and the stenosis list show the same numbers.
+one side of the lesion; stenoses are listed (:mod:`.stenosis_list`) when %DS ≥
+``min_stenosis_percent`` and the reference is interpolated, or one-sided because a bifurcation ends
+the segment on the other side (an ostial lesion; see :func:`list_stenoses`), and, with the frame at
+hand, the vessel's healthy stretch stands out of the background noise by ``min_vessel_snr`` (a
+lesion lies on a vessel, not on background anatomy), and the narrowing (RVD − MLD) is at least
+``MIN_NARROWING_SNR`` × the diameter profile's noise on the healthy stretch (not a noise dip). A
+long segment may hold several lesions: :func:`analyze_lesions` looks for up to ``max_lesions``,
+each outside the zone (its stretch ± ``ZONE_MARGIN_RVD`` × RVD) of those already found; the
+segment's own MLD, RVD and %DS are the first *listed* one's (else the first's), so that tables,
+plots and the stenosis list show the same numbers. Segments are returned widest first (mean
+diameter × length^``WIDTH_ORDER_EXPONENT``). The results (:mod:`.results`) carry their unit
+(:mod:`.units`).
+
+Names in capitals are module constants: ``PROFILE_HALF_WIDTH_*`` of :mod:`.segment_profile`,
+``FLARE_LIMIT``, ``UPPER_LEVEL_PERCENTILE``, ``REFERENCE_FIT_ITERATIONS``, ``LESION_MARGIN_RVD``,
+``BULGE_LIMIT``, ``TAPER_SPAN_FACTOR`` and ``ZONE_MARGIN_RVD`` of :mod:`.profile_analysis`,
+``MIN_NARROWING_SNR`` of :mod:`.stenosis_list`, the others of this module; names in lower case
+are :class:`QcaOptions` fields.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 from scipy import ndimage
-from scipy.stats import median_abs_deviation
 
 from AngioSegLib.errors import InputError
 from AngioSegLib.qca.centerline import (
@@ -72,9 +86,8 @@ from AngioSegLib.qca.densitometric_mld import (
     densitometric_lesion,
     distinct_lesions,
 )
-from AngioSegLib.qca.diameter import leaves_image, profile_widths, sample_profiles
 from AngioSegLib.qca.lesion_path import bridge_gaps, trace_between
-from AngioSegLib.qca.lumen_edges import REFERENCE_WINDOW_PX, LumenBorders, detect_lumen_borders
+from AngioSegLib.qca.lumen_edges import LumenBorders
 from AngioSegLib.qca.options import BORDER_METHODS, DEFAULT_OPTIONS, MLD_METHODS, QcaOptions
 from AngioSegLib.qca.overlap import crossing_flags, depth_jump_flags, stretches
 from AngioSegLib.qca.profile_analysis import (
@@ -83,11 +96,21 @@ from AngioSegLib.qca.profile_analysis import (
     analyze_lesions,
     analyze_profile,
 )
+from AngioSegLib.qca.results import SegmentMeasures, Stenosis
+from AngioSegLib.qca.segment_profile import (
+    FrameData,
+    bridged_points,
+    image_profile,
+    probability_profile,
+    rough_radius_px,
+)
+from AngioSegLib.qca.stenosis_list import MIN_NARROWING_SNR, is_listable, list_stenoses, vessel_snr
 
 __all__ = [
     "BORDER_METHODS",
     "DEFAULT_OPTIONS",
     "INTERPOLATED",
+    "MIN_NARROWING_SNR",
     "MLD_METHODS",
     "ProfileAnalysis",
     "QcaOptions",
@@ -99,181 +122,8 @@ __all__ = [
     "measure_segments",
 ]
 
-_distinct = distinct_lesions  # the name the tests know
-MIN_NARROWING_SNR = 4.0  # a listed lesion's RVD − MLD over the diameter profile's noise SD
-
-
-@dataclass(frozen=True, eq=False)
-class SegmentMeasures:
-    """One analysis segment (a vessel: centerline segments linked through ``n_bifurcations``
-    side-branch origins) of one frame. Lengths in ``unit`` ("mm" or "px"); positions from the
-    segment start (its wider end, taken as proximal); arrays sampled along the centerline.
-
-    ``border_method`` says what the diameters were measured on ("image" or "probability");
-    ``bridged_length`` how much of the segment runs where the segmentation had broken
-    (:mod:`.lesion_path`); ``overlap_length`` and ``overlap_stretches`` ("start–end" arc
-    positions) what was left out of the reference and lesion search as overlapped;
-    ``vessel_snr`` the healthy lumen's contrast over the background noise."""
-
-    segment_id: int
-    segment_label: str
-    frame: int
-    unit: str
-    n_bifurcations: int
-    length: float
-    mean_diameter: float | None
-    mld: float | None
-    mld_position: float | None
-    rvd: float | None
-    percent_diameter_stenosis: float | None
-    percent_area_stenosis: float | None
-    lesion_length: float | None
-    lesion_start: float | None
-    lesion_end: float | None
-    tortuosity: float
-    reference_method: str
-    mld_method: str
-    edge_mld: float | None
-    start_is_junction: bool
-    end_is_junction: bool
-    distance: np.ndarray  # (N,) arc position
-    diameter: np.ndarray  # (N,) smoothed (edge) diameter, NaN where not measurable
-    reference_diameter: np.ndarray  # (N,) interpolated reference, NaN outside the analysed part
-    densitometric_diameter: np.ndarray  # (N,) about each densitometric lesion, NaN elsewhere
-    points_rc: np.ndarray  # (N, 2) centerline in pixels
-    # every lesion found, the listed ones first; not exported (the stenosis list carries them)
-    lesions: tuple[ProfileAnalysis, ...] = field(default=(), metadata={"export": False})
-    densitometric_mld: float | None = None
-    border_method: str = "probability"
-    bridged_length: float = 0.0
-    overlap_length: float = 0.0
-    overlap_stretches: tuple[str, ...] = ()
-    vessel_snr: float | None = None
-    user_defined: bool = False
-    n_stenoses: int = 0  # lesions of this segment in the stenosis list
-    syntax_segment: str | None = None  # SYNTAX segment most of the centerline runs in, e.g. "6"
-    segment_name: str | None = None  # its name, e.g. "LAD proximal"
-    # (N,) bool: cross-sections left out as overlapped / on a bridged break
-    overlap: np.ndarray | None = field(default=None, metadata={"export": False})
-    bridged: np.ndarray | None = field(default=None, metadata={"export": False})
-
-    @property
-    def has_reference(self) -> bool:
-        return self.rvd is not None
-
-    @property
-    def listed_lesions(self) -> tuple[ProfileAnalysis, ...]:
-        """The lesions the stenosis list holds, in the segment's order."""
-        return tuple(lesion for lesion in self.lesions if lesion.listed)
-
-    @property
-    def mld_rc(self) -> tuple[float, float] | None:
-        """(row, col) pixel of the MLD."""
-        if self.mld_position is None:
-            return None
-        i = int(np.argmin(np.abs(self.distance - self.mld_position)))
-        return float(self.points_rc[i, 0]), float(self.points_rc[i, 1])
-
-
-@dataclass(frozen=True)
-class Stenosis:
-    """A listed lesion (QCA vocabulary). Lengths in ``unit``; ``mld_position`` from the segment
-    start; ``position_rc`` the MLD's (row, col) pixel in ``frame``; ``mld`` measured as
-    ``mld_method`` says, ``edge_mld`` the borders' (the same when that is "edge"),
-    ``densitometric_mld`` the image contrast's (None where densitometry is not valid);
-    ``through_bridge`` whether the MLD lies where the segmentation had broken."""
-
-    segment_id: int
-    segment_label: str
-    frame: int
-    percent_diameter_stenosis: float
-    percent_area_stenosis: float
-    mld: float
-    rvd: float
-    lesion_length: float | None
-    mld_position: float
-    position_rc: tuple[float, float]
-    reference_method: str
-    mld_method: str
-    edge_mld: float
-    unit: str
-    densitometric_mld: float | None = None
-    border_method: str = "probability"
-    through_bridge: bool = False
-    syntax_segment: str | None = None  # the SYNTAX coronary segment at the MLD, e.g. "7"
-    segment_name: str | None = None  # its name, e.g. "LAD mid" (None: no named segment there)
-
-
-@dataclass(frozen=True, eq=False)
-class _FrameData:
-    """What every segment of one frame is measured with (arrays (H, W))."""
-
-    probability: np.ndarray
-    mask: np.ndarray  # the segmentation, bridges drawn in
-    segmented: np.ndarray  # the segmentation as given
-    near_segmented: np.ndarray  # ... grown by one pixel (a smoothed centerline may graze out)
-    image: np.ndarray | None
-    densitometry: bool
-    diameter_px: np.ndarray  # 2 × distance transform of ``mask``
-    vessels: tuple[CenterlineSegment, ...]
-    frame: int
-    scale: float
-    unit: str
-    options: QcaOptions
-
-
-def _smooth(widths: np.ndarray, sigma_samples: float) -> np.ndarray:
-    """Gaussian along the vessel over the finite samples (NaN stay NaN)."""
-    finite = np.isfinite(widths)
-    if sigma_samples <= 0 or finite.sum() < 2:
-        return widths
-    filled = np.interp(np.arange(len(widths)), np.flatnonzero(finite), widths[finite])
-    return np.where(finite, ndimage.gaussian_filter1d(filled, sigma_samples, mode="nearest"),
-                    np.nan)
-
-
-def _rough_radius(data: _FrameData, centerline: CenterlineSegment) -> np.ndarray:
-    r, c = np.clip(np.round(centerline.points_rc).astype(int), 0,
-                   np.array(data.mask.shape) - 1).T
-    return 0.5 * data.diameter_px[r, c]
-
-
-def _diameter_profile(probability, centerline, scale, options) -> np.ndarray:
-    """Smoothed diameter (unit) along ``centerline`` measured on ``probability``."""
-    mask = probability >= options.level
-    radius = ndimage.distance_transform_edt(mask)
-    r, c = np.clip(np.round(centerline.points_rc).astype(int), 0,
-                   np.array(mask.shape) - 1).T
-    half_width = 2.5 * float(radius[r, c].max()) + 3.0
-    offsets, values = sample_profiles(probability, centerline.points_rc, centerline.normals_rc,
-                                      half_width)
-    widths = profile_widths(offsets, values, options.diameter_method, options.level)
-    # a lumen (± half its width + 1 px) that runs off the image: a vessel cut by the frame edge
-    # would read as a narrowing
-    widths[leaves_image(centerline.points_rc, centerline.normals_rc,
-                        0.5 * np.nan_to_num(widths) + 1.0, probability.shape)] = np.nan
-    step = float(centerline.arc_px[1] - centerline.arc_px[0])
-    return _smooth(widths, options.profile_sigma_mm / scale / step) * scale
-
-
-def _image_profile(data: _FrameData, centerline: CenterlineSegment
-                   ) -> tuple[np.ndarray, LumenBorders]:
-    """(smoothed diameter (unit), the borders) along ``centerline`` detected on the frame."""
-    rough = _rough_radius(data, centerline)
-    borders = detect_lumen_borders(data.image, centerline.points_rc, centerline.normals_rc,
-                                   rough)
-    # a vanished lumen is believed where the segmentation lost or halved the vessel too (a
-    # bridged break, a rough radius under half its running maximum), not on a contrast dip alone
-    step_px = float(centerline.arc_px[1] - centerline.arc_px[0])
-    window = max(int(REFERENCE_WINDOW_PX / max(step_px, 1e-6)) | 1, 3)
-    weak = rough < 0.5 * ndimage.maximum_filter1d(rough, window, mode="nearest")
-    gone = ~borders.lumen & (weak | _bridged(data, centerline))
-    widths = np.where(gone, 0.0, borders.left_px + borders.right_px)
-    reach = np.maximum(borders.left_px, borders.right_px) + 1.0
-    widths[leaves_image(centerline.points_rc, centerline.normals_rc, reach,
-                        data.image.shape)] = np.nan
-    step = float(centerline.arc_px[1] - centerline.arc_px[0])
-    return _smooth(widths, data.options.profile_sigma_mm / data.scale / step) * data.scale, borders
+ORIENTATION_PARTS = 3  # a segment's first and last third are compared to find its wider end
+WIDTH_ORDER_EXPONENT = 0.25  # segments are listed by mean diameter × length^this
 
 
 def _median(values: np.ndarray) -> float:
@@ -282,41 +132,7 @@ def _median(values: np.ndarray) -> float:
     return float(np.median(finite)) if len(finite) else -np.inf
 
 
-def _is_ostial(start_is_junction: bool, end_is_junction: bool, lesion: ProfileAnalysis) -> bool:
-    """Whether a one-sided ``lesion`` lies at a branch's ostium: the segment leaves a bifurcation
-    at the side the lesion misses and ends free at the other (a branch's origin is its one
-    junction end)."""
-    if start_is_junction == end_is_junction:
-        return False
-    missing_start = lesion.reference_method == "distal only"
-    missing_end = lesion.reference_method == "proximal only"
-    return (missing_start and start_is_junction) or (missing_end and end_is_junction)
-
-
-def _stands_out(lesion: ProfileAnalysis, diameter: np.ndarray) -> bool:
-    """Whether the narrowing (RVD − MLD) exceeds ``MIN_NARROWING_SNR`` × the profile's own noise
-    (robust SD of D − R over the healthy stretch the reference was fitted to)."""
-    if lesion.healthy is None or lesion.rvd is None or lesion.mld is None:
-        return True
-    residual = (diameter - lesion.reference)[lesion.healthy & np.isfinite(diameter)]
-    if len(residual) < 5:
-        return True
-    noise = float(median_abs_deviation(residual, scale="normal"))
-    return lesion.rvd - lesion.mld >= MIN_NARROWING_SNR * noise
-
-
-def _listable(lesion: ProfileAnalysis, centerline: CenterlineSegment, options: QcaOptions,
-              on_vessel: bool, diameter: np.ndarray) -> bool:
-    """Whether the stenosis list holds ``lesion`` (see :func:`list_stenoses`)."""
-    severity = lesion.percent_diameter_stenosis
-    return (on_vessel and severity is not None and severity >= options.min_stenosis_percent
-            and _stands_out(lesion, diameter)
-            and (lesion.reference_method == INTERPOLATED
-                 or _is_ostial(centerline.start_is_junction, centerline.end_is_junction,
-                               lesion)))
-
-
-def _overlap(data: _FrameData, centerline: CenterlineSegment, borders: LumenBorders | None,
+def _overlap(data: FrameData, centerline: CenterlineSegment, borders: LumenBorders | None,
              typical_px: float) -> np.ndarray:
     """(N,) cross-sections another vessel crosses or overlaps (see :mod:`.overlap`)."""
     flags = crossing_flags(centerline, data.vessels, data.diameter_px)
@@ -326,29 +142,15 @@ def _overlap(data: _FrameData, centerline: CenterlineSegment, borders: LumenBord
     return flags
 
 
-def _bridged(data: _FrameData, centerline: CenterlineSegment) -> np.ndarray:
-    """(N,) centerline points off the given segmentation but on the bridged mask."""
-    r, c = np.clip(np.round(centerline.points_rc).astype(int), 0,
-                   np.array(data.mask.shape) - 1).T
-    return (data.near_segmented[r, c] == 0) & (data.mask[r, c] > 0)
-
-
-def _vessel_snr(borders: LumenBorders | None, healthy: np.ndarray | None) -> float | None:
-    """Median centre depth over the healthy stretch, in background noise SDs."""
-    if borders is None or healthy is None or not healthy.any():
-        return None
-    return float(np.median(borders.depth[healthy]) / borders.noise)
-
-
-def _measure_segment(data: _FrameData, centerline: CenterlineSegment,
+def _measure_segment(data: FrameData, centerline: CenterlineSegment,
                      user_defined: bool = False) -> SegmentMeasures:
     options, scale = data.options, data.scale
     borders = None
     if data.image is not None and options.border_method == "image":
-        diameter, borders = _image_profile(data, centerline)
+        diameter, borders = image_profile(data, centerline)
     else:
-        diameter = _diameter_profile(data.probability, centerline, scale, options)
-    third = max(len(diameter) // 3, 1)
+        diameter = probability_profile(data.probability, centerline, scale, options)
+    third = max(len(diameter) // ORIENTATION_PARTS, 1)
     if not user_defined and _median(diameter[-third:]) > _median(diameter[:third]):
         centerline, diameter = centerline.reversed(), diameter[::-1].copy()
         if borders is not None:
@@ -370,18 +172,18 @@ def _measure_segment(data: _FrameData, centerline: CenterlineSegment,
         use = options.mld_method == "densitometric"
         # the contrast is summed over the wider of the borders and the segmentation (blur
         # spreads a tight lumen's contrast beyond its borders)
-        window = np.fmax(diameter, 2.0 * _rough_radius(data, centerline) * scale)
+        window = np.fmax(diameter, 2.0 * rough_radius_px(data, centerline) * scale)
         lesions = distinct_lesions(tuple(
             densitometric_lesion(lesion, data.image, data.mask, centerline, distance, window,
                                  scale, options, use) for lesion in lesions), distance)
-    snr = _vessel_snr(borders, lesions[0].healthy)
+    snr = vessel_snr(borders, lesions[0].healthy)
     on_vessel = snr is None or snr >= options.min_vessel_snr
-    lesions = tuple(replace(lesion, listed=_listable(lesion, centerline, options, on_vessel,
-                                                     diameter)) for lesion in lesions)
+    lesions = tuple(replace(lesion, listed=is_listable(lesion, centerline, options, on_vessel,
+                                                       diameter)) for lesion in lesions)
     lesions = tuple(sorted(lesions, key=lambda lesion: not lesion.listed))  # stable
     profile = lesions[0]
     pos = float(distance[profile.mld_index]) if profile.mld_index is not None else None
-    bridged = _bridged(data, centerline)
+    bridged = bridged_points(data, centerline)
     step = float(distance[1] - distance[0]) if len(distance) > 1 else 0.0
     return SegmentMeasures(
         segment_id=centerline.index,
@@ -417,7 +219,7 @@ def _measure_segment(data: _FrameData, centerline: CenterlineSegment,
     )
 
 
-def _user_centerline(data: _FrameData) -> CenterlineSegment:
+def _user_centerline(data: FrameData) -> CenterlineSegment:
     """The analysis segment traced between the user's two points (minimum-cost path on the
     frame, or on the inverted probability map without it), proximal first."""
     start, end = data.options.segment_points
@@ -465,53 +267,13 @@ def measure_segments(probability: np.ndarray, mask: np.ndarray, scale: float, un
     vessels = link_vessels(
         extract_centerlines(bridged, options.spur_factor, options.min_branch_mm / scale), bridged
     )
-    data = _FrameData(probability, bridged, segmented,
-                      ndimage.binary_dilation(segmented).astype(np.uint8), image, densitometry,
-                      2.0 * ndimage.distance_transform_edt(bridged), vessels, frame, scale, unit,
-                      options)
+    data = FrameData(probability, bridged, segmented,
+                     ndimage.binary_dilation(segmented).astype(np.uint8), image, densitometry,
+                     2.0 * ndimage.distance_transform_edt(bridged), vessels, frame, scale, unit,
+                     options)
     if options.segment_points is not None:
         return (replace(_measure_segment(data, _user_centerline(data), user_defined=True),
                         segment_label="S1"),)
     measured = [_measure_segment(data, c) for c in vessels if len(c.arc_px) >= 2]
-    measured.sort(key=lambda m: -(m.mean_diameter or 0.0) * m.length ** 0.25)
+    measured.sort(key=lambda m: -(m.mean_diameter or 0.0) * m.length ** WIDTH_ORDER_EXPONENT)
     return tuple(replace(m, segment_label=f"S{i + 1}") for i, m in enumerate(measured))
-
-
-def list_stenoses(segments: tuple[SegmentMeasures, ...], options: QcaOptions = DEFAULT_OPTIONS
-                  ) -> tuple[Stenosis, ...]:
-    """Lesions (up to ``max_lesions`` per segment) with %DS ≥ ``min_stenosis_percent``, most
-    severe first: those with a proximal and a distal reference, and ostial ones (one side only,
-    the branch leaving a bifurcation on the other; see :func:`_is_ostial`), on a vessel that
-    stands out of the background (``min_vessel_snr``). Other one-sided lesions (at a vessel tip,
-    the frame edge, between two junctions) are measured but not listed: there the narrowing
-    cannot be told from taper or a vessel leaving the frame. The segments' lesions carry the
-    decision (``listed``, made with the options they were measured with); ``options`` may only
-    raise ``min_stenosis_percent``."""
-    listed = [
-        _stenosis(m, lesion)
-        for m in segments
-        for lesion in m.listed_lesions
-        if lesion.percent_diameter_stenosis >= options.min_stenosis_percent
-    ]
-    return tuple(sorted(listed, key=lambda s: -s.percent_diameter_stenosis))
-
-
-def _stenosis(segment: SegmentMeasures, lesion: ProfileAnalysis) -> Stenosis:
-    """The listed form of one ``lesion`` of ``segment``."""
-    i = lesion.mld_index
-    through = bool(segment.bridged[i]) if segment.bridged is not None else False
-    if segment.bridged is not None and lesion.lesion_start is not None:
-        stretch = (segment.distance >= lesion.lesion_start) & (
-            segment.distance <= lesion.lesion_end)
-        through = through or bool(segment.bridged[stretch].any())
-    return Stenosis(
-        segment_id=segment.segment_id,
-        segment_label=segment.segment_label,
-        frame=segment.frame,
-        mld_position=float(segment.distance[i]),
-        position_rc=(float(segment.points_rc[i, 0]), float(segment.points_rc[i, 1])),
-        unit=segment.unit,
-        **lesion.measures(),
-        border_method=segment.border_method,
-        through_bridge=through,
-    )

@@ -1,10 +1,11 @@
 """The densitometric MLD of a lesion: the second MLD, read from the image's contrast.
 
 For each lesion with a reference, the cross-section areas of :func:`.densitometry.area_profile`
-are calibrated on the healthy stretch the reference was fitted to (``k = median(A / R²)``) and
-turned into the diameter of the circle holding that contrast, smoothed along the vessel with a
-Gaussian of ``densitometry_sigma_mm``; its minimum over the lesion stretch is the densitometric
-MLD. It is valid only where the Pixel Intensity Relationship makes pixel values linear in the
+are scaled by the densitometric constant fitted on the healthy stretch the reference was fitted
+to (:func:`.densitometry.fit_densitometric_constant`, ``k = median(A / R²)``) and turned into
+the diameter of the circle holding that contrast, smoothed along the vessel with a Gaussian of
+``densitometry_sigma_mm``; its minimum over the lesion stretch is the densitometric MLD. It is
+valid only where the Pixel Intensity Relationship makes pixel values linear in the
 attenuation line integral (``LOG``, or ``LIN`` after :func:`.densitometry.attenuation_image`).
 """
 
@@ -17,9 +18,9 @@ import numpy as np
 from AngioSegLib.qca.centerline import CenterlineSegment
 from AngioSegLib.qca.densitometry import (
     area_profile,
-    calibrate,
     densitometric_diameter,
     depth_floor,
+    fit_densitometric_constant,
 )
 from AngioSegLib.qca.options import QcaOptions
 from AngioSegLib.qca.profile_analysis import ProfileAnalysis, zone
@@ -32,8 +33,9 @@ def densitometric_lesion(lesion: ProfileAnalysis, image: np.ndarray, mask: np.nd
                          diameter: np.ndarray, scale: float, options: QcaOptions,
                          use_as_mld: bool) -> ProfileAnalysis:
     """``lesion`` with its densitometric MLD (``densitometric_mld``; also its ``mld`` when
-    ``use_as_mld``), or unchanged when it has no reference or the calibration on its healthy
-    stretch fails. ``distance``/``diameter`` (N,) in the unit, ``scale`` unit per px."""
+    ``use_as_mld``), or unchanged when it has no reference or no densitometric constant can be
+    fitted on its healthy stretch. ``distance``/``diameter`` (N,) in the unit, ``scale`` unit
+    per px."""
     if lesion.rvd is None or lesion.mld_index is None or lesion.healthy is None:
         return lesion
     step = float(distance[1] - distance[0])
@@ -42,7 +44,7 @@ def densitometric_lesion(lesion: ProfileAnalysis, image: np.ndarray, mask: np.nd
                         options.densitometry_background_mm / step, mask)
     healthy_px = (lesion.reference / scale)[lesion.healthy & np.isfinite(lesion.reference)]
     min_area = depth_floor(image) * float(np.median(healthy_px)) if len(healthy_px) else 0.0
-    k = calibrate(area, lesion.reference, lesion.healthy, min_area)
+    k = fit_densitometric_constant(area, lesion.reference, lesion.healthy, min_area)
     if k is None:
         return lesion
     if lesion.lesion_start is not None:

@@ -16,9 +16,10 @@ band's level smoothed along the vessel (median, then Gaussian) so that its noise
 (edge) radius + ``MARGIN_PX``, which at a lesion keeps the noise of the empty reference width
 out of the sum.
 
-The unknown constant (iodine concentration × display gain, its sign the display polarity) is
-calibrated on the vessel's healthy stretch, where the lumen has its reference diameter ``R``:
-``k = median(A / R²)``. Elsewhere ``D(s) = sqrt(A(s) / k)``: the diameter of the circle with the
+The unknown densitometric constant (iodine concentration × display gain, its sign the display
+polarity) is fitted on the vessel's healthy stretch, where the lumen has its reference diameter
+``R``: ``k = median(A / R²)`` (:func:`fit_densitometric_constant`). Elsewhere
+``D(s) = sqrt(A(s) / k)``: the diameter of the circle with the
 cross-section's area, in the reference's unit. Edge detection on a segmentation
 widens lumens narrower than a few pixels (the network and the detector blur round them off);
 the densitometric diameter does not, at the price of image noise (see ``benchmarks/bench_qca.py``).
@@ -32,13 +33,14 @@ from scipy.stats import median_abs_deviation
 
 from AngioSegLib.qca.diameter import leaves_image, sample_profiles
 
-__all__ = ["DENSITOMETRIC_RELATIONSHIPS", "area_profile", "attenuation_image", "calibrate",
-           "densitometric_diameter", "densitometry_is_valid", "depth_floor"]
+__all__ = ["DENSITOMETRIC_RELATIONSHIPS", "area_profile", "attenuation_image",
+           "densitometric_diameter", "densitometry_is_valid", "depth_floor",
+           "fit_densitometric_constant"]
 
 MARGIN_PX = 1.5  # beyond the lumen edge: > 2 σ of a typical detector blur (0.5–0.7 px)
 BAND_PX = 2.0  # width of each background band
-MIN_HEALTHY = 5  # cross-sections needed to calibrate
-MIN_CALIBRATION_SNR = 3.0  # median(A/R²) over its robust spread on the healthy stretch
+MIN_HEALTHY = 5  # healthy cross-sections needed to fit the densitometric constant
+MIN_CONSTANT_SNR = 3.0  # median(A/R²) over its robust spread on the healthy stretch
 MIN_DEPTH_FRACTION = 1e-3  # of the image's grey range: a lumen shallower than this holds no signal
 ROUNDING_DEPTH = 64 * float(np.finfo(np.float32).eps)  # × the image's largest |value|
 # Pixel Intensity Relationships under which values are (after attenuation_image) linear in the
@@ -141,12 +143,14 @@ def depth_floor(image: np.ndarray) -> float:
                ROUNDING_DEPTH * float(np.abs(values).max(initial=0.0)))
 
 
-def calibrate(area: np.ndarray, reference: np.ndarray, healthy: np.ndarray,
-              min_area: float = 0.0) -> float | None:
-    """``k`` (area per squared reference diameter) on the ``healthy`` stretch, or None when it is
-    shorter than ``MIN_HEALTHY`` cross-sections, the vessel does not stand out of the noise, or
-    its healthy cross-section holds no more than ``min_area`` (image value × px; see
-    :func:`depth_floor`)."""
+def fit_densitometric_constant(area: np.ndarray, reference: np.ndarray, healthy: np.ndarray,
+                               min_area: float = 0.0) -> float | None:
+    """The densitometric constant ``k`` = median(A / R²) over the ``healthy`` (N,) stretch
+    (``area`` (N,) in image value × px, ``reference`` (N,) the reference diameter R in any
+    length unit; ``k`` in image value × px per that unit²), or None when the stretch is shorter
+    than ``MIN_HEALTHY`` cross-sections, ``k`` is under ``MIN_CONSTANT_SNR`` × its robust spread
+    (the vessel does not stand out of the noise), or the healthy cross-section holds no more
+    than ``min_area`` (image value × px; see :func:`depth_floor`)."""
     use = healthy & np.isfinite(area) & np.isfinite(reference) & (reference > 0)
     if use.sum() < MIN_HEALTHY:
         return None
@@ -155,7 +159,7 @@ def calibrate(area: np.ndarray, reference: np.ndarray, healthy: np.ndarray,
     spread = float(median_abs_deviation(density, scale="normal"))
     if abs(k) * float(np.median(reference[use] ** 2)) <= min_area:
         return None
-    if k == 0.0 or abs(k) < MIN_CALIBRATION_SNR * spread:
+    if k == 0.0 or abs(k) < MIN_CONSTANT_SNR * spread:
         return None
     return k
 

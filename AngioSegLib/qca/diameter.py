@@ -25,9 +25,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["DIAMETER_METHODS", "leaves_image", "profile_widths", "sample_profiles"]
+from AngioSegLib.choices import parse_choice
+from AngioSegLib.qca.options import DiameterMethod
 
-DIAMETER_METHODS = ("integral", "iso")
+__all__ = ["DIAMETER_METHODS", "DiameterMethod", "leaves_image", "profile_widths",
+           "sample_profiles"]
+
+DIAMETER_METHODS = tuple(DiameterMethod)
 
 
 def sample_profiles(image: np.ndarray, points_rc: np.ndarray, normals_rc: np.ndarray,
@@ -82,14 +86,14 @@ def _edge(half: np.ndarray, step_px: float, level: float) -> np.ndarray:
     return np.where(found, (j - 1 + fraction) * step_px, np.nan)
 
 
-def profile_widths(offsets: np.ndarray, values: np.ndarray, method: str = "integral",
+def profile_widths(offsets: np.ndarray, values: np.ndarray,
+                   method: DiameterMethod | str = DiameterMethod.INTEGRAL,
                    level: float = 0.5, floor: float = 0.02, rise: float = 0.02) -> np.ndarray:
     """Width (px) of each profile (rows of ``values``) with ``method`` ("integral" or "iso")."""
-    if method not in DIAMETER_METHODS:
-        raise ValueError(f"diameter method must be one of {DIAMETER_METHODS}, found {method!r}")
+    method = parse_choice(method, DiameterMethod, "diameter method")
     step_px = float(offsets[1] - offsets[0])
     c = values.shape[1] // 2
-    if method == "integral":
+    if method is DiameterMethod.INTEGRAL:
         widths = _integral_widths(values, step_px, floor, rise, level)
     else:
         widths = _edge(values[:, c:], step_px, level) + _edge(values[:, c::-1], step_px, level)

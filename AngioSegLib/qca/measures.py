@@ -3,30 +3,30 @@
 ``analyze_run(cine, probabilities, masks) -> RunAnalysis`` measures every frame (vessel area,
 centerline length, segments, opacification), derives the contrast filling curve, picks the
 analysis frame and runs QCA on it (:mod:`.analysis`: MLD, RVD, %DS, %AS, lesion length per analysis
-segment). Lengths are in the calibration's unit ("mm", or "px" for an uncalibrated run) and every
-exported number carries its unit and the calibration source.
+segment). Lengths are in the calibration's unit ("mm", or "px" for an uncalibrated run), the
+``unit`` of every result, each field declared with its unit (:mod:`.units`); the tables written
+from them (:mod:`AngioSegLib.outputs.tables`) carry the unit in every key and the calibration
+source.
 
 Opacification of a frame: ``Σ_mask (B − I) / B · pixel area`` with ``I`` the frame (vessels dark)
 and ``B`` its background, a grey closing of ``I`` wider than the widest vessel (a densitometric
-area, unit², proportional to the iodine seen). The filling curve is that, median-filtered over 3
-frames and normalised to its peak:
+area, unit², proportional to the iodine seen). The filling curve is that, median-filtered over
+``FILLING_MEDIAN_FRAMES`` frames and normalised to its peak:
 
-* arrival: first frame up to the peak where the curve exceeds baseline + 10 % of the rise
-  (baseline: its minimum before the peak);
+* arrival: first frame up to the peak where the curve exceeds baseline + ``FILLING_ARRIVAL``
+  (10 %) of the rise (baseline: its minimum before the peak);
 * peak opacification: the maximum;
-* washout: first frame after the peak where it falls below baseline + 50 % of the rise (None if
-  it never does within the run).
+* washout: first frame after the peak where it falls below baseline + ``FILLING_WASHOUT`` (50 %)
+  of the rise (None if it never does within the run).
 
 Analysis frame: with R-wave pointers in the file, the R-wave frame (end-diastole) nearest the peak
-whose filling is at least 80 % of the peak; otherwise the peak opacification frame.
+whose filling is at least ``ED_MIN_FILLING`` (80 %) of the peak; otherwise the peak opacification
+frame.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass, fields, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -34,18 +34,14 @@ from scipy import ndimage
 
 from AngioSegLib.cine import Calibration, CineRun
 from AngioSegLib.errors import InputError
-from AngioSegLib.io.atomic import atomic_write
 from AngioSegLib.progress import Progress, ProgressCallback, no_progress
-from AngioSegLib.qca.analysis import (
-    DEFAULT_OPTIONS,
-    QcaOptions,
-    SegmentMeasures,
-    Stenosis,
-    list_stenoses,
-    measure_segments,
-)
+from AngioSegLib.qca.analysis import measure_segments
 from AngioSegLib.qca.centerline import extract_centerlines
 from AngioSegLib.qca.densitometry import attenuation_image, densitometry_is_valid
+from AngioSegLib.qca.options import DEFAULT_OPTIONS, QcaOptions
+from AngioSegLib.qca.results import SegmentMeasures, Stenosis
+from AngioSegLib.qca.stenosis_list import list_stenoses
+from AngioSegLib.qca.units import in_area_unit, in_length_unit, in_percent
 
 __all__ = [
     "FillingCurve",
@@ -60,30 +56,36 @@ __all__ = [
     "measure_frame",
 ]
 
-# Unit kind of exported fields: "length" follows the calibration, "area" is its square.
-_LENGTH = {"length", "mean_diameter", "mld", "edge_mld", "mld_position", "rvd", "lesion_length",
-           "lesion_start", "lesion_end", "centerline_length", "densitometric_mld",
-           "bridged_length", "overlap_length"}
-_AREA = {"vessel_area", "opacification"}
-_PERCENT = {"percent_diameter_stenosis", "percent_area_stenosis", "vessel_fraction"}
-_FILLING_ARRIVAL, _FILLING_WASHOUT, _ED_MIN_FILLING = 0.1, 0.5, 0.8
+FILLING_MEDIAN_FRAMES = 3  # the opacification curve is median-filtered over this many frames
+FILLING_ARRIVAL = 0.1  # of the rise above baseline: contrast has arrived
+FILLING_WASHOUT = 0.5  # of the rise: below it after the peak, contrast has washed out
+ED_MIN_FILLING = 0.8  # of the peak: the least filling of an end-diastolic analysis frame
+# The background closing's disk: BACKGROUND_RADII × the widest vessel radius (px) each side,
+# + 3 px, at most BACKGROUND_MAX_PX across (wider than any vessel, so vessels are removed).
+BACKGROUND_RADII = 2.0
+BACKGROUND_MAX_PX = 61
 
 
 @dataclass(frozen=True)
 class FrameMeasures:
-    """One frame: vessel area (unit²), fraction of the field of view (%), total centerline length
-    (unit), graph segments, mean vessel contrast (B − I)/B (0–1), opacification (unit²) and
-    filling (opacification / its run peak, 0–1)."""
+    """One frame (index ``frame``, at ``time_s`` s, None when the run has no timing).
+
+    In ``unit`` ("mm" or "px"): ``centerline_length`` (all centerline segments together); in
+    ``unit``²: ``vessel_area`` and ``opacification`` (Σ over the vessel of (B − I)/B × pixel
+    area); in % (0–100): ``vessel_fraction`` (of the field of view). Without a unit:
+    ``n_segments`` (centerline graph segments), ``mean_contrast`` ((B − I)/B over the vessel,
+    0–1) and ``filling`` (opacification / its run peak, 0–1)."""
 
     frame: int
     time_s: float | None
-    vessel_area: float
-    vessel_fraction: float
-    centerline_length: float
+    vessel_area: float = in_area_unit()
+    vessel_fraction: float = in_percent()
+    centerline_length: float = in_length_unit()
     n_segments: int
     mean_contrast: float
-    opacification: float
+    opacification: float = in_area_unit()
     filling: float
+    unit: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,62 +102,6 @@ class FillingCurve:
         if frame is None or self.times_s is None:
             return None
         return float(self.times_s[frame])
-
-
-def _value(name: str, value):
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, tuple):
-        return [_value(name, v) for v in value]
-    return value
-
-
-def _key(name: str, unit: str) -> str:
-    if name in _LENGTH:
-        return f"{name}_{unit}"
-    if name in _AREA:
-        return f"{name}_{unit}2"
-    if name in _PERCENT:
-        return f"{name}_percent"
-    return name
-
-
-def _record(item, unit: str) -> dict:
-    """Scalar fields of a measures dataclass, keys suffixed with their unit."""
-    out = {}
-    for f in fields(item):
-        value = getattr(item, f.name)
-        if isinstance(value, np.ndarray) or f.name == "unit" or not f.metadata.get("export", 1):
-            continue
-        out[_key(f.name, unit)] = _value(f.name, value)
-    return out
-
-
-def _columns(kind, unit: str) -> list[str]:
-    """The keys :func:`_record` gives an instance of dataclass ``kind`` (for an empty table)."""
-    return [_key(f.name, unit) for f in fields(kind)
-            if "ndarray" not in str(f.type) and f.name != "unit" and f.metadata.get("export", 1)]
-
-
-def _csv_text(records: list[dict], columns: list[str]) -> str:
-    """CSV with a header row of ``columns`` (the records' keys when there are records)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(records[0]) if records else columns,
-                            lineterminator="\n")
-    writer.writeheader()
-    if records:
-        for r in records:
-            writer.writerow({k: ";".join(map(str, v)) if isinstance(v, list) else v
-                             for k, v in r.items()})
-    return buffer.getvalue()
-
-
-def _write_text(path, text: str, force: bool) -> Path:
-    with atomic_write(path, force=force) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return Path(path)
 
 
 @dataclass(frozen=True, eq=False)
@@ -182,49 +128,6 @@ class RunAnalysis:
             if s.segment_id == segment_id:
                 return s
         raise InputError(f"no segment {segment_id} on frame {self.analysis_frame}")
-
-    def to_json(self) -> dict:
-        """A JSON-ready dict; each number's key ends with its unit (``mld_mm``, ``_percent``)."""
-        unit, curve = self.unit, self.filling_curve
-        return {
-            "unit": unit,
-            "calibration": {"mm_per_pixel": self.calibration.mm_per_pixel,
-                            "source": self.calibration.source.value},
-            "analysis_frame": self.analysis_frame,
-            "analysis_time_s": curve.time_of(self.analysis_frame),
-            "analysis_rule": self.analysis_rule,
-            "filling_curve": {
-                "arrival_frame": curve.arrival_frame,
-                "arrival_time_s": curve.time_of(curve.arrival_frame),
-                "peak_frame": curve.peak_frame,
-                "peak_time_s": curve.time_of(curve.peak_frame),
-                "washout_frame": curve.washout_frame,
-                "washout_time_s": curve.time_of(curve.washout_frame),
-            },
-            "stenoses": [_record(s, unit) for s in self.stenoses],
-            "segments": [_record(s, unit) for s in self.segments],
-            "frames": [_record(f, unit) for f in self.frames],
-        }
-
-    def segments_csv(self) -> str:
-        """qca.csv: one row per analysis segment of the analysis frame, units in the header."""
-        source = self.calibration.source.value
-        return _csv_text([{**_record(s, self.unit), "calibration_source": source}
-                          for s in self.segments],
-                         [*_columns(SegmentMeasures, self.unit), "calibration_source"])
-
-    def frames_csv(self) -> str:
-        """frames.csv: one row per frame, units in the header."""
-        source = self.calibration.source.value
-        return _csv_text([{**_record(f, self.unit), "calibration_source": source}
-                          for f in self.frames],
-                         [*_columns(FrameMeasures, self.unit), "calibration_source"])
-
-    def write_segments_csv(self, path, force: bool = False) -> Path:
-        return _write_text(path, self.segments_csv(), force)
-
-    def write_frames_csv(self, path, force: bool = False) -> Path:
-        return _write_text(path, self.frames_csv(), force)
 
     def summary_lines(self) -> list[str]:
         """A few lines for a console: analysis frame, then each stenosis."""
@@ -255,7 +158,7 @@ def _how(stenosis: Stenosis) -> str:
 def _background(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Grey closing of ``frame`` with a disk wider than the widest vessel (removes dark vessels)."""
     radius = float(ndimage.distance_transform_edt(mask).max()) if mask.any() else 1.0
-    size = int(min(2 * np.ceil(2.0 * radius) + 3, 61))
+    size = int(min(2 * np.ceil(BACKGROUND_RADII * radius) + 3, BACKGROUND_MAX_PX))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     return cv2.morphologyEx(frame, cv2.MORPH_CLOSE, kernel)
 
@@ -285,21 +188,22 @@ def measure_frame(frame: np.ndarray, mask: np.ndarray, calibration: Calibration,
         mean_contrast=contrast,
         opacification=opacification,
         filling=0.0,
+        unit=calibration.unit,
     )
 
 
 def filling_curve(opacification: np.ndarray, times_s: np.ndarray | None = None) -> FillingCurve:
     """The filling curve and its landmarks from per-frame opacification (see module docstring)."""
     values = np.asarray(opacification, float)
-    if len(values) >= 3:
-        values = ndimage.median_filter(values, size=3, mode="nearest")
+    if len(values) >= FILLING_MEDIAN_FRAMES:
+        values = ndimage.median_filter(values, size=FILLING_MEDIAN_FRAMES, mode="nearest")
     peak = int(np.argmax(values))
     top = values[peak] if values[peak] > 0 else 1.0
     curve = values / top
     baseline = float(curve[: peak + 1].min())
     rise = 1.0 - baseline
-    arrival = int(np.argmax(curve[: peak + 1] >= baseline + _FILLING_ARRIVAL * rise))
-    after = np.flatnonzero(curve[peak:] < baseline + _FILLING_WASHOUT * rise)
+    arrival = int(np.argmax(curve[: peak + 1] >= baseline + FILLING_ARRIVAL * rise))
+    after = np.flatnonzero(curve[peak:] < baseline + FILLING_WASHOUT * rise)
     washout = int(peak + after[0]) if len(after) and rise > 0 else None
     return FillingCurve(curve, times_s, arrival, peak, washout)
 
@@ -307,14 +211,14 @@ def filling_curve(opacification: np.ndarray, times_s: np.ndarray | None = None) 
 def choose_analysis_frame(curve: FillingCurve, r_wave_frames: tuple[int, ...]) -> tuple[int, str]:
     """(frame, rule): end-diastole nearest peak opacification when known, else the peak."""
     candidates = [f for f in r_wave_frames
-                  if 0 <= f < len(curve.filling) and curve.filling[f] >= _ED_MIN_FILLING]
+                  if 0 <= f < len(curve.filling) and curve.filling[f] >= ED_MIN_FILLING]
     if candidates:
         frame = min(candidates, key=lambda f: (abs(f - curve.peak_frame), f))
         return frame, (f"end-diastole: the R-wave frame nearest peak opacification (frame "
-                       f"{curve.peak_frame}) with filling ≥ {_ED_MIN_FILLING:.0%}")
+                       f"{curve.peak_frame}) with filling ≥ {ED_MIN_FILLING:.0%}")
     if r_wave_frames:
         return curve.peak_frame, ("peak opacification (no R-wave frame reaches "
-                                  f"{_ED_MIN_FILLING:.0%} filling)")
+                                  f"{ED_MIN_FILLING:.0%} filling)")
     return curve.peak_frame, "peak opacification (the file has no R-wave pointers)"
 
 

@@ -5,13 +5,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from AngioSegLib.choices import Choice, parse_choice
 from AngioSegLib.errors import InputError
-from AngioSegLib.qca.diameter import DIAMETER_METHODS
 
-__all__ = ["BORDER_METHODS", "DEFAULT_OPTIONS", "MLD_METHODS", "QcaOptions"]
+__all__ = ["BORDER_METHODS", "DEFAULT_OPTIONS", "MLD_METHODS", "BorderMethod", "DiameterMethod",
+           "MldMethod", "QcaOptions"]
 
-MLD_METHODS = ("densitometric", "edge")
-BORDER_METHODS = ("image", "probability")
+
+class DiameterMethod(Choice):
+    """The width estimator of a diameter profile (:mod:`.diameter`)."""
+
+    INTEGRAL = "integral"
+    ISO = "iso"
+
+
+class MldMethod(Choice):
+    """Where a lesion's MLD comes from: the frame's contrast, or the lumen edges."""
+
+    DENSITOMETRIC = "densitometric"
+    EDGE = "edge"
+
+
+class BorderMethod(Choice):
+    """What the lumen borders are found on: the frame, or the probability map (pre-0.4)."""
+
+    IMAGE = "image"
+    PROBABILITY = "probability"
+
+
+MLD_METHODS = tuple(MldMethod)
+BORDER_METHODS = tuple(BorderMethod)
 
 
 @dataclass(frozen=True)
@@ -31,8 +54,8 @@ class QcaOptions:
     the frame and the analysis segment.
     """
 
-    diameter_method: str = "integral"
-    mld_method: str = "densitometric"
+    diameter_method: DiameterMethod | str = DiameterMethod.INTEGRAL
+    mld_method: MldMethod | str = MldMethod.DENSITOMETRIC
     level: float = 0.5
     profile_sigma_mm: float = 0.15
     spur_factor: float = 1.5
@@ -47,7 +70,7 @@ class QcaOptions:
     densitometry_sigma_mm: float = 0.25
     densitometry_background_mm: float = 2.0
     uncalibrated_mm_per_pixel: float = 0.25
-    border_method: str = "image"
+    border_method: BorderMethod | str = BorderMethod.IMAGE
     bridge_gaps: bool = True
     max_gap_mm: float = 12.0
     exclude_overlap: bool = True
@@ -56,11 +79,12 @@ class QcaOptions:
     segment_points: tuple[tuple[float, float], tuple[float, float]] | None = None
 
     def __post_init__(self) -> None:
-        if self.border_method not in BORDER_METHODS:
-            raise InputError(
-                f"border method must be one of {', '.join(BORDER_METHODS)}, "
-                f"found {self.border_method!r}"
-            )
+        object.__setattr__(self, "border_method",
+                           parse_choice(self.border_method, BorderMethod, "border method"))
+        object.__setattr__(self, "diameter_method",
+                           parse_choice(self.diameter_method, DiameterMethod, "diameter method"))
+        object.__setattr__(self, "mld_method",
+                           parse_choice(self.mld_method, MldMethod, "MLD method"))
         if self.analysis_frame is not None and self.analysis_frame < 0:
             raise InputError(f"analysis frame must be 0 or more, found {self.analysis_frame}")
         if self.segment_points is not None and (
@@ -68,15 +92,6 @@ class QcaOptions:
                 or any(len(p) != 2 for p in self.segment_points)):
             raise InputError("segment_points must be two (row, col) pixels, proximal first, "
                              f"found {self.segment_points!r}")
-        if self.diameter_method not in DIAMETER_METHODS:
-            raise InputError(
-                f"diameter method must be one of {', '.join(DIAMETER_METHODS)}, "
-                f"found {self.diameter_method!r}"
-            )
-        if self.mld_method not in MLD_METHODS:
-            raise InputError(
-                f"MLD method must be one of {', '.join(MLD_METHODS)}, found {self.mld_method!r}"
-            )
         if not 0.0 < self.level < 1.0 or not 0.0 < self.lesion_threshold < 1.0:
             raise InputError(
                 "level and lesion_threshold must be between 0 and 1, found "

@@ -11,16 +11,52 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from AngioSegLib.choices import Choice
 from AngioSegLib.qca.options import DEFAULT_OPTIONS, QcaOptions
 
-__all__ = ["INTERPOLATED", "ProfileAnalysis", "analyze_lesions", "analyze_profile", "zone"]
+__all__ = ["BULGE_LIMIT", "FLARE_LIMIT", "INTERPOLATED", "LESION_MARGIN_RVD", "MIN_PROFILE_SAMPLES",
+           "POINT_ZONE_RVD", "REFERENCE_FIT_ITERATIONS", "TAPER_SPAN_FACTOR",
+           "UPPER_LEVEL_PERCENTILE", "ZONE_MARGIN_RVD", "ProfileAnalysis", "ReferenceMethod",
+           "analyze_lesions", "analyze_profile", "zone"]
 
-INTERPOLATED = "interpolated (proximal and distal)"
+# The local upper level of a profile: its running UPPER_LEVEL_PERCENTILE (%) over
+# 2 · reference_window_diameters median diameters; samples above FLARE_LIMIT × it are a
+# bifurcation's flare, not lumen, and are left out.
+UPPER_LEVEL_PERCENTILE = 75
+FLARE_LIMIT = 1.25
+MIN_PROFILE_SAMPLES = 5  # valid samples a profile needs to be analysed
+# The reference line is fitted REFERENCE_FIT_ITERATIONS times, each time leaving out the lesion
+# (widened by LESION_MARGIN_RVD × RVD each side) and bulges above BULGE_LIMIT × the reference.
+REFERENCE_FIT_ITERATIONS = 3
+LESION_MARGIN_RVD = 0.5
+BULGE_LIMIT = 1.2
+# A one-sided reference follows its side's taper (a line) when that side spans at least
+# TAPER_SPAN_FACTOR × min_reference_diameters × RVD; a shorter side gives its median.
+TAPER_SPAN_FACTOR = 3.0
+# The zone a lesion claims (no second lesion is sought in it): its stretch ± ZONE_MARGIN_RVD × RVD,
+# or ± POINT_ZONE_RVD × RVD around a point MLD (a lesion without a stretch).
+ZONE_MARGIN_RVD = 0.5
+POINT_ZONE_RVD = 1.0
+
+
+class ReferenceMethod(Choice):
+    """Which healthy stretches a lesion's reference diameter was fitted to."""
+
+    INTERPOLATED = "interpolated (proximal and distal)"
+    PROXIMAL_ONLY = "proximal only"
+    DISTAL_ONLY = "distal only"
+    NONE = "none"  # no healthy stretch long enough: no reference, no lesion
+
+
+INTERPOLATED = ReferenceMethod.INTERPOLATED
 
 
 @dataclass(frozen=True, eq=False)
 class ProfileAnalysis:
-    """Result of :func:`analyze_profile`; lengths in the profile's unit, None where undefined."""
+    """Result of :func:`analyze_profile`. ``mld``, ``rvd``, ``edge_mld``, ``densitometric_mld``,
+    ``lesion_start`` / ``lesion_end`` (arc positions) and the (N,) arrays are in the profile's
+    unit (mm, or px on an uncalibrated run); %DS and %AS in % (0–100); None where undefined;
+    ``mld_index`` indexes the profile's samples."""
 
     reference: np.ndarray  # (N,) interpolated reference diameter, NaN outside the analysed part
     mld: float | None
@@ -28,7 +64,7 @@ class ProfileAnalysis:
     rvd: float | None
     lesion_start: float | None
     lesion_end: float | None
-    reference_method: str
+    reference_method: ReferenceMethod
     healthy: np.ndarray | None = None  # (N,) bool: the stretch the reference was fitted to
     mld_method: str = "edge"
     edge_mld: float | None = None  # the border (edge) MLD when ``mld`` is densitometric
@@ -87,20 +123,21 @@ def _run_around(mask: np.ndarray, i: int) -> tuple[int, int]:
     return lo, hi
 
 
-def _fit_reference(s, d, envelope, i_min, options) -> tuple[np.ndarray, str, np.ndarray]:
+def _fit_reference(s, d, envelope, i_min, options
+                   ) -> tuple[np.ndarray, ReferenceMethod, np.ndarray]:
     """(reference at s, method, the healthy samples it was fitted to) around the lesion at
     ``i_min``, starting from the local upper level ``envelope`` — see the module docstring."""
-    reference, method, used = envelope, "none", np.zeros(len(s), bool)
-    for _ in range(3):
+    reference, method, used = envelope, ReferenceMethod.NONE, np.zeros(len(s), bool)
+    for _ in range(REFERENCE_FIT_ITERATIONS):
         narrow = d < (1.0 - options.lesion_threshold / 2.0) * reference
         narrow[i_min] = True
         lo, hi = _run_around(narrow, i_min)
         rvd = max(float(reference[i_min]), 1e-9)
-        margin = 0.5 * rvd
+        margin = LESION_MARGIN_RVD * rvd
         window = options.reference_window_diameters * rvd
         near = (s >= s[lo] - margin - window) & (s <= s[hi] + margin + window)
         lesion = (s >= s[lo] - margin) & (s <= s[hi] + margin)
-        healthy = near & ~lesion & (d <= 1.2 * reference)
+        healthy = near & ~lesion & (d <= BULGE_LIMIT * reference)
         proximal, distal = healthy & (s < s[i_min]), healthy & (s > s[i_min])
         need = options.min_reference_diameters * rvd
         span = [np.ptp(s[side]) if side.sum() > 1 else 0.0 for side in (proximal, distal)]
@@ -109,15 +146,16 @@ def _fit_reference(s, d, envelope, i_min, options) -> tuple[np.ndarray, str, np.
             reference, method, used = intercept + slope * s, INTERPOLATED, healthy
         elif max(span) >= need:
             side = proximal if span[0] >= span[1] else distal
-            method = "proximal only" if side is proximal else "distal only"
+            method = (ReferenceMethod.PROXIMAL_ONLY if side is proximal
+                      else ReferenceMethod.DISTAL_ONLY)
             used = side
-            if max(span) >= 3.0 * need:  # long enough to follow its taper
+            if max(span) >= TAPER_SPAN_FACTOR * need:  # long enough to follow its taper
                 slope, intercept = np.polyfit(s[side], d[side], 1)
                 reference = intercept + slope * s
             else:
                 reference = np.full(len(s), float(np.median(d[side])))
         else:
-            return reference, "none", used
+            return reference, ReferenceMethod.NONE, used
     return reference, method, used
 
 
@@ -133,21 +171,21 @@ def analyze_profile(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarra
     """
     reference = np.full(len(distance), np.nan)
     index = np.flatnonzero(valid & np.isfinite(diameter))
-    if len(index) < 5:
-        return ProfileAnalysis(reference, None, None, None, None, None, "none")
+    if len(index) < MIN_PROFILE_SAMPLES:
+        return ProfileAnalysis(reference, None, None, None, None, None, ReferenceMethod.NONE)
     s, d = distance[index], diameter[index]
     window = 2.0 * options.reference_window_diameters * float(np.median(d))
     size = max(int(window / max(float(np.median(np.diff(s))), 1e-9)), 3) if len(s) > 1 else 3
-    envelope = ndimage.percentile_filter(d, 75, size=size, mode="nearest")
-    flat = d <= 1.25 * envelope  # bulges at bifurcations are not lumen
+    envelope = ndimage.percentile_filter(d, UPPER_LEVEL_PERCENTILE, size=size, mode="nearest")
+    flat = d <= FLARE_LIMIT * envelope  # bulges at bifurcations are not lumen
     index, s, d, envelope = index[flat], s[flat], d[flat], envelope[flat]
-    if len(index) < 5:
-        return ProfileAnalysis(reference, None, None, None, None, None, "none")
+    if len(index) < MIN_PROFILE_SAMPLES:
+        return ProfileAnalysis(reference, None, None, None, None, None, ReferenceMethod.NONE)
     ratio_to_envelope = d / np.maximum(envelope, 1e-9)
     if exclude is not None:
         ratio_to_envelope[exclude[index]] = np.inf
         if not np.isfinite(ratio_to_envelope).any():
-            return ProfileAnalysis(reference, None, None, None, None, None, "none")
+            return ProfileAnalysis(reference, None, None, None, None, None, ReferenceMethod.NONE)
     i_min = int(np.argmin(ratio_to_envelope))
     fit, method, used = _fit_reference(s, d, envelope, i_min, options)
     reference[index] = fit
@@ -158,8 +196,9 @@ def analyze_profile(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarra
                                                                                          i_min)
     i_min = lo + int(np.argmin(d[lo:hi + 1]))
     mld = float(d[i_min])
-    if method == "none" or fit[i_min] <= 0:
-        return ProfileAnalysis(reference, mld, int(index[i_min]), None, None, None, "none")
+    if method is ReferenceMethod.NONE or fit[i_min] <= 0:
+        return ProfileAnalysis(reference, mld, int(index[i_min]), None, None, None,
+                               ReferenceMethod.NONE)
     rvd = float(fit[i_min])
     ratio = d / fit
     start = end = None
@@ -170,20 +209,21 @@ def analyze_profile(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarra
 
 
 def zone(lesion: ProfileAnalysis, distance: np.ndarray) -> tuple[float, float]:
-    """(start, end) arc positions a lesion claims: its stretch ± half its RVD, or ± one RVD
-    around a point MLD."""
+    """(start, end) arc positions a lesion claims: its stretch ± ``ZONE_MARGIN_RVD`` × its RVD,
+    or ± ``POINT_ZONE_RVD`` × RVD around a point MLD."""
     if lesion.lesion_start is not None:
-        return lesion.lesion_start - 0.5 * lesion.rvd, lesion.lesion_end + 0.5 * lesion.rvd
+        margin = ZONE_MARGIN_RVD * lesion.rvd
+        return lesion.lesion_start - margin, lesion.lesion_end + margin
     centre = float(distance[lesion.mld_index])
-    return centre - lesion.rvd, centre + lesion.rvd
+    return centre - POINT_ZONE_RVD * lesion.rvd, centre + POINT_ZONE_RVD * lesion.rvd
 
 
 def analyze_lesions(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarray,
                     options: QcaOptions = DEFAULT_OPTIONS) -> tuple[ProfileAnalysis, ...]:
     """Up to ``max_lesions`` lesions of one profile, the narrowest (relative to the envelope)
-    first: after each, its stretch (± half its RVD, or ± one RVD around a point MLD) is excluded
-    and the next narrowing of at least ``min_stenosis_percent`` %DS is sought. The first is
-    always returned, even when it is no stenosis (it carries the segment's MLD)."""
+    first: after each, its zone (:func:`zone`) is excluded and the next narrowing of at least
+    ``min_stenosis_percent`` %DS is sought. The first is always returned, even when it is no
+    stenosis (it carries the segment's MLD)."""
     found = [analyze_profile(distance, diameter, valid, options)]
     exclude = np.zeros(len(distance), bool)
     while len(found) < options.max_lesions:

@@ -25,7 +25,7 @@ bf16/fp16 autocast and channels-last memory.
 
 from __future__ import annotations
 
-import difflib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -33,16 +33,20 @@ import cv2
 import numpy as np
 from scipy.special import expit
 
+from AngioSegLib.choices import parse_choice, unknown_choice_error
 from AngioSegLib.cine import CineRun
 from AngioSegLib.errors import DeviceError, InputError
 from AngioSegLib.model.normalise import check_normalisation, normalise_frame
 from AngioSegLib.progress import Progress, ProgressCallback, no_progress
 from AngioSegLib.segment.field_of_view import field_of_view
+from AngioSegLib.segment.options import (
+    PAD_MULTIPLE,
+    Backend,
+    DeviceKind,
+    InferenceOptions,
+    Precision,
+)
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
-BACKENDS = ("auto", "torch", "onnx")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
-PAD_MULTIPLE = 32
 GPU_BATCH = 8
 CPU_BATCH = 1
 FINEST_MM_PER_PIXEL = 0.15  # a 4.5 mm proximal vessel is 30 px across here: the trained limit
@@ -50,47 +54,8 @@ NATIVE_LONG_SIDE_PX = 640  # uncalibrated frames up to this size run as they are
 TRAINED_LONG_SIDE_PX = 512  # larger uncalibrated frames (1024²) are brought to this (px)
 MIN_AUTO_FACTOR = 0.5  # the policy never shrinks a frame more than this
 
-
-@dataclass(frozen=True)
-class InferenceOptions:
-    """How to run the network. ``scale`` < 1 runs at a reduced internal resolution (fewer FLOPs);
-    ``max_size`` caps the longer side of the network input (px); ``threads`` = CPU threads;
-    ``field_of_view`` clears vessel probabilities outside the exposed field
-    (:func:`~.field_of_view.field_of_view`), where shutter edges mimic vessels."""
-
-    device: str = "auto"
-    backend: str = "auto"
-    precision: str = "auto"
-    batch_size: int | None = None  # None: GPU_BATCH on a GPU, CPU_BATCH on the CPU
-    scale: float = 1.0
-    max_size: int | None = None
-    threads: int | None = None
-    cache_dir: Path | None = None  # ONNX cache (None: ~/.cache/angioseg/onnx)
-    field_of_view: bool = True  # clear probabilities outside the exposed field (shutters)
-    auto_scale: bool = True  # the inference-scale policy of models without an input spacing
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "backend", look_up_option(self.backend, BACKENDS, "backend"))
-        object.__setattr__(
-            self, "precision", look_up_option(self.precision, PRECISIONS, "precision")
-        )
-        look_up_option(self.device.partition(":")[0], DEVICES, "device")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise InputError(f"batch size must be 1 or more frames, found {self.batch_size}")
-        if not 0.1 <= self.scale <= 2.0:
-            raise InputError(f"scale must be between 0.1 and 2, found {self.scale}")
-        if self.max_size is not None and self.max_size < PAD_MULTIPLE:
-            raise InputError(f"max size must be at least {PAD_MULTIPLE} px, found {self.max_size}")
-
-
-def look_up_option(value: str, choices: tuple[str, ...], what: str) -> str:
-    """``value`` lower-cased if it is one of ``choices``, else an InputError with a suggestion."""
-    key = str(value).strip().lower()
-    if key in choices:
-        return key
-    close = difflib.get_close_matches(key, choices, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise InputError(f"unknown {what} {value!r}: choose one of {', '.join(choices)}{hint}")
+CalibrationFrames = Callable[[], Iterable[np.ndarray]]
+"""A callable giving raw (H, W) grey frames (any numeric dtype), to calibrate int8 ranges."""
 
 
 def _mps_available() -> bool:
@@ -104,7 +69,7 @@ def resolve_device(requested: str = "auto") -> str:
     import torch
 
     name, _, index = str(requested).strip().lower().partition(":")
-    name = look_up_option(name, DEVICES, "device")
+    name = parse_choice(name, DeviceKind, "device").value
     if name == "auto":
         if torch.cuda.is_available():
             return "cuda"
@@ -139,27 +104,27 @@ def _device_name(device: str) -> str:
     return f"{device} {torch.cuda.get_device_name(torch.device(device))}"
 
 
-def _choose_backend(backend: str, device: str) -> str:
-    if backend != "auto":
-        if backend == "onnx" and device == "mps":
+def _choose_backend(backend: Backend, device: str) -> Backend:
+    if backend is not Backend.AUTO:
+        if backend is Backend.ONNX and device == "mps":
             raise InputError("the ONNX backend does not run on 'mps'; use backend 'torch'")
         return backend
-    return "onnx" if device == "cpu" else "torch"
+    return Backend.ONNX if device == "cpu" else Backend.TORCH
 
 
-def _choose_precision(precision: str, device: str, backend: str) -> str:
+def _choose_precision(precision: Precision, device: str, backend: Backend) -> Precision:
     import torch
 
-    if precision == "auto":
+    if precision is Precision.AUTO:
         if device.startswith("cuda"):
-            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return "fp32"
-    if precision == "int8" and (backend != "onnx" or device != "cpu"):
+            return Precision.BF16 if torch.cuda.is_bf16_supported() else Precision.FP16
+        return Precision.FP32
+    if precision is Precision.INT8 and (backend is not Backend.ONNX or device != "cpu"):
         raise InputError(
             "precision 'int8' runs through ONNX Runtime on the CPU; "
             "use backend 'onnx' (or 'auto') with device 'cpu'"
         )
-    if precision in ("bf16", "fp16") and backend == "onnx":
+    if precision in (Precision.BF16, Precision.FP16) and backend is Backend.ONNX:
         raise InputError(
             f"precision {precision!r} is for the torch backend; the ONNX backend runs fp32 or int8"
         )
@@ -280,16 +245,28 @@ class Segmenter:
     ``model``: a registered model name, a bundle folder, a loaded model, or None (the default
     model). Options are those of :class:`InferenceOptions`, as an object or as keywords. After
     construction ``device``, ``backend``, ``precision`` and ``device_label`` say what runs.
+
+    Precision int8 calibrates its activation ranges, when it first quantises a model, on
+    ``calibration_frames()``: raw (H, W) frames that the caller chooses (the pipeline gives
+    phantom frames, :func:`AngioSegLib.pipeline.phantom_calibration_frames`).
     """
 
-    def __init__(self, model=None, options: InferenceOptions | None = None, **overrides):
-        names = {f.name for f in fields(InferenceOptions)}
+    def __init__(self, model=None, options: InferenceOptions | None = None, *,
+                 calibration_frames: CalibrationFrames | None = None, **overrides):
+        names = sorted(f.name for f in fields(InferenceOptions))
         for key in overrides:
-            look_up_option(key, tuple(sorted(names)), "segmenter option")
+            if key not in names:
+                raise unknown_choice_error(key, names, "segmenter option")
         self.options = replace(options or InferenceOptions(), **overrides)
+        self.calibration_frames = calibration_frames
         self.device = resolve_device(self.options.device)  # fail fast, before loading weights
         self.backend = _choose_backend(self.options.backend, self.device)
         self.precision = _choose_precision(self.options.precision, self.device, self.backend)
+        if self.precision is Precision.INT8 and calibration_frames is None:
+            raise InputError(
+                "precision 'int8' needs calibration frames: pass calibration_frames (e.g. "
+                "AngioSegLib.pipeline.phantom_calibration_frames), or choose precision 'fp32'"
+            )
         on_cpu = self.device == "cpu"
         self.batch_size = self.options.batch_size or (CPU_BATCH if on_cpu else GPU_BATCH)
         self.model = _load_model(model)
@@ -302,7 +279,7 @@ class Segmenter:
         self.device_label = f"{_device_name(self.device)} ({self.backend} {self.precision})"
 
     def _make_runner(self):
-        if self.backend == "torch":
+        if self.backend is Backend.TORCH:
             return TorchRunner(
                 self.model.network, self.device, self.precision, self.options.threads
             )
@@ -319,8 +296,8 @@ class Segmenter:
             "input_spacing_mm": str(self.model.input_spacing_mm),
         }
         self.onnx_path = cached_onnx(
-            self.model.network, self.model_name, int8=self.precision == "int8",
-            calibration=self.calibration_batches, cache_dir=self.options.cache_dir,
+            self.model.network, self.model_name, int8=self.precision is Precision.INT8,
+            calibration=self._calibration_inputs, cache_dir=self.options.cache_dir,
             metadata=metadata,
         )
         return OnnxRunner(self.onnx_path, self.options.threads, self.device)
@@ -330,13 +307,11 @@ class Segmenter:
         with a segment head the pair (those, segment logits (B, S, H/4, W/4))."""
         return self._runner(batch)
 
-    def calibration_batches(self, n_frames: int = 8, size: int = 256):
-        """Network inputs from a phantom run, to calibrate int8 activation ranges."""
-        from AngioSegLib.phantom.generator import PhantomOptions, make_phantom
-
-        cine = make_phantom(PhantomOptions(seed=12345, n_frames=n_frames, size=size)).cine
-        for i in range(cine.n_frames):
-            yield self.prepare(cine.frame(i), (size, size))[None]
+    def _calibration_inputs(self) -> Iterator[np.ndarray]:
+        """(1, 1, H', W') network inputs of the calibration frames, at their own size."""
+        for frame in self.calibration_frames():
+            frame = np.asarray(frame)
+            yield self.prepare(frame, frame.shape)[None]
 
     def plan_size(self, shape: tuple[int, int], mm_per_pixel: float | None) -> tuple[int, int]:
         """(rows, cols) the network sees for frames of ``shape`` (before padding)."""
@@ -420,10 +395,15 @@ class Segmenter:
         return upsample_classes(classes, shape)
 
 
-def export_onnx_model(model, path: Path, int8: bool = False, force: bool = False) -> Path:
-    """Write ``model`` (name, bundle folder or None) as ONNX to ``path``; int8 = static QDQ."""
+def export_onnx_model(model, path: Path, int8: bool = False,
+                      calibration_frames: CalibrationFrames | None = None,
+                      force: bool = False) -> Path:
+    """Write ``model`` (name, bundle folder or None) as ONNX to ``path``: fp32, or with ``int8``
+    static int8 QDQ calibrated on ``calibration_frames()`` (raw (H, W) frames, required then)."""
     segmenter = Segmenter(
-        model, device="cpu", backend="onnx", precision="int8" if int8 else "fp32"
+        model, device="cpu", backend=Backend.ONNX,
+        precision=Precision.INT8 if int8 else Precision.FP32,
+        calibration_frames=calibration_frames,
     )
     from AngioSegLib.model.onnx_backend import copy_file
 

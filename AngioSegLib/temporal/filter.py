@@ -17,7 +17,6 @@ identity; ``motion_compensation=False`` gives the plain temporal average.
 
 from __future__ import annotations
 
-import enum
 import functools
 from dataclasses import dataclass
 
@@ -28,18 +27,18 @@ from AngioSegLib.cine import FrameSource
 from AngioSegLib.errors import InputError
 from AngioSegLib.progress import Progress, ProgressCallback, no_progress
 from AngioSegLib.temporal.flow import (
-    FlowPreset,
     MotionField,
-    as_flow_preset,
     estimate_flows,
+    flow_grey_levels,
     flow_shape_for,
     inside_mask,
-    normalise_frame,
     upsample_displacement,
     warp_image,
 )
+from AngioSegLib.temporal.options import FlowPreset, TemporalOptions, TemporalWeights
 
 __all__ = [
+    "FlowPreset",
     "MotionField",
     "TemporalOptions",
     "TemporalResult",
@@ -48,64 +47,6 @@ __all__ = [
     "filter_probabilities",
     "warp_previous_onto_current",
 ]
-
-
-class TemporalWeights(str, enum.Enum):
-    """How neighbour frames are weighted (accepts the enum or its string value)."""
-
-    UNIFORM = "uniform"
-    GAUSSIAN = "gaussian"
-    RELIABILITY = "reliability"
-
-
-@dataclass(frozen=True)
-class TemporalOptions:
-    """Options of :func:`filter_probabilities`.
-
-    ``k``: neighbours on each side (frames). ``weights``: "reliability" (default: uniform in l,
-    lowered per pixel where the warp does not match), "uniform" (the paper) or "gaussian".
-    ``sigma_frames``: width of the Gaussian weights (frames). ``reliability_grey``: warp residual,
-    in grey levels of the 0–255 normalised frames (after a 3×3 mean), at which a neighbour's
-    weight falls to e^−½. ``flow_preset``: DIS preset. ``flow_scale``: the flow is estimated on
-    frames reduced to this fraction of their size (None: shorter side 256 px). ``clahe``:
-    equalise frames before the flow. ``threshold``: mask = probability ≥ threshold.
-    """
-
-    k: int = 2
-    motion_compensation: bool = True
-    weights: TemporalWeights | str = TemporalWeights.RELIABILITY
-    sigma_frames: float = 1.0
-    reliability_grey: float = 16.0
-    flow_preset: FlowPreset | str = FlowPreset.MEDIUM
-    flow_scale: float | None = None
-    clahe: bool = False
-    threshold: float = 0.5
-
-    def __post_init__(self) -> None:
-        if isinstance(self.k, bool) or int(self.k) != self.k or self.k < 0:
-            raise InputError(f"temporal K must be a whole number of frames ≥ 0, found {self.k}")
-        try:
-            object.__setattr__(self, "weights", TemporalWeights(self.weights))
-        except ValueError as error:
-            choices = ", ".join(w.value for w in TemporalWeights)
-            raise InputError(
-                f"temporal weights must be one of {choices}; found {self.weights!r}"
-            ) from error
-        object.__setattr__(self, "flow_preset", as_flow_preset(self.flow_preset))
-        if not self.sigma_frames > 0:
-            raise InputError(f"sigma_frames must be > 0 frames, found {self.sigma_frames}")
-        if not self.reliability_grey > 0:
-            raise InputError(f"reliability_grey must be > 0, found {self.reliability_grey}")
-        if self.flow_scale is not None and not 0.0 < self.flow_scale <= 1.0:
-            raise InputError(f"flow scale must be in (0, 1], found {self.flow_scale}")
-        if not 0.0 < self.threshold < 1.0:
-            raise InputError(f"threshold must be between 0 and 1, found {self.threshold}")
-
-    def frame_weight(self, lag: int) -> float:
-        """h(l) before renormalisation: 1 (uniform, reliability) or exp(−l²/2σ²) (Gaussian)."""
-        if self.weights is TemporalWeights.GAUSSIAN:
-            return float(np.exp(-0.5 * (lag / self.sigma_frames) ** 2))
-        return 1.0
 
 
 @dataclass(frozen=True)
@@ -259,7 +200,7 @@ def _small_frames(
     if flows is not None:
         return flows.frames
     shape = flow_shape_for(tuple(frames.shape[1:]), options.flow_scale)
-    return np.stack([normalise_frame(frames[t], shape, options.clahe)
+    return np.stack([flow_grey_levels(frames[t], shape, options.clahe)
                      for t in range(frames.shape[0])])
 
 

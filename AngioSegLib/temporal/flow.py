@@ -10,61 +10,61 @@ so a filter over 2K+1 frames costs two flow estimates per frame, whatever K. Ima
 along the motion by bilinear interpolation (``cv2.remap``).
 
 Convention: a displacement d_{k→j} is defined on the pixels n of frame k and points to where the
-same tissue lies in frame j, ``frame_k(n) ≈ frame_j(n + d_{k→j}(n))``; its two channels are
-(dy, dx) in full-resolution pixels, as rows and columns (the phantom's ``displacement`` layout).
+same tissue lies in frame j, ``frame_k(n) ≈ frame_j(n + d_{k→j}(n))``. Two channel orders meet
+here, and every name says which it holds:
+
+- ``_dy_dx``: (rows, columns), in full-resolution pixels: what :class:`MotionField` stores and
+  :meth:`MotionField.displacement_dy_dx` returns (the phantom's ``displacement`` layout);
+- ``_xy`` and remap maps: (x, y) = (columns, rows), OpenCV's order: what DIS returns,
+  ``cv2.remap`` takes, :func:`upsample_displacement` returns and :func:`warp_image` takes.
+
+:func:`_swap_channels_scaled` converts between the two (and between grid and frame pixels).
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from AngioSegLib.choices import parse_choice
 from AngioSegLib.cine import FrameSource
 from AngioSegLib.errors import InputError
 from AngioSegLib.progress import Progress, ProgressCallback, no_progress
+from AngioSegLib.temporal.options import FlowPreset
 
-_DIS_PRESETS = {
-    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
-}
 _PERCENTILES = (1.0, 99.0)  # robust grey range of a frame (percent of its pixels)
 MIN_FLOW_SIDE = 16  # px; DIS needs a few patches per side
 AUTO_FLOW_SIDE = 256  # px; shorter side of the flow grid when no scale is given
-
-
-class FlowPreset(str, enum.Enum):
-    """Speed/accuracy preset of DIS optical flow (accepts the enum or its string value)."""
-
-    ULTRAFAST = "ultrafast"
-    FAST = "fast"
-    MEDIUM = "medium"
+_DIS_PRESETS = {
+    FlowPreset.ULTRAFAST: cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    FlowPreset.FAST: cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    FlowPreset.MEDIUM: cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
 
 
 @dataclass(frozen=True)
 class MotionField:
     """Motion between consecutive frames of a run of T frames of size ``frame_shape`` (H, W).
 
-    ``backward[t − 1]`` is d_{t→t−1} and ``forward[t]`` is d_{t→t+1}, each (T − 1, h, w, 2)
-    float32, (dy, dx) in full-resolution pixels, sampled on the flow grid (h, w) ≈ (H, W) ×
-    ``scale``. ``frames`` holds the (T, h, w) uint8 contrast-normalised frames the flow was
-    estimated on (used to judge how well a warp matches). Memory: about 1 MiB per frame on a
-    256² grid.
+    ``backward_dy_dx[t − 1]`` is d_{t→t−1} and ``forward_dy_dx[t]`` is d_{t→t+1}, each
+    (T − 1, h, w, 2) float32, (dy, dx) in full-resolution pixels (rows, columns: the order is in
+    the name), sampled on the flow grid (h, w) ≈ (H, W) × ``scale``. ``frames`` holds the
+    (T, h, w) uint8 contrast-normalised frames the flow was estimated on (used to judge how well
+    a warp matches). Memory: about 1 MiB per frame on a 256² grid.
     """
 
-    backward: np.ndarray
-    forward: np.ndarray
+    backward_dy_dx: np.ndarray
+    forward_dy_dx: np.ndarray
     frames: np.ndarray
     frame_shape: tuple[int, int]
 
     def __post_init__(self) -> None:
         n_pairs = self.frames.shape[0] - 1
         expected = (n_pairs, *self.frames.shape[1:], 2)
-        for name in ("backward", "forward"):
+        for name in ("backward_dy_dx", "forward_dy_dx"):
             found = getattr(self, name).shape
             if found != expected:
                 raise InputError(f"{name} flows need shape {expected}, found {found}")
@@ -101,7 +101,7 @@ class MotionField:
         self._check_index(k)
         self._check_index(k + step * n)
         grid = _pixel_grid(self.flow_shape)
-        flows = self.forward if step == 1 else self.backward
+        flows = self.forward_dy_dx if step == 1 else self.backward_dy_dx
         offset = 0 if step == 1 else -1
         total = self._to_grid_units(flows[k + offset])
         yield grid + total
@@ -111,25 +111,26 @@ class MotionField:
                                borderMode=cv2.BORDER_REPLICATE)
             yield grid + total
 
-    def displacement(self, k: int, j: int) -> np.ndarray:
+    def displacement_dy_dx(self, k: int, j: int) -> np.ndarray:
         """d_{k→j} on the pixels of frame k: (H, W, 2) float32, (dy, dx) in pixels."""
         grid_map = self.flow_grid_map(k, j)
-        return upsample_displacement(grid_map, self.frame_shape)[..., ::-1].copy()
+        return upsample_displacement(grid_map, self.frame_shape)[..., ::-1].copy()  # xy → dy dx
 
-    def _to_grid_units(self, flow: np.ndarray) -> np.ndarray:
+    def _to_grid_units(self, flow_dy_dx: np.ndarray) -> np.ndarray:
         """(dy, dx) full-res pixels → (dx, dy) flow-grid pixels (a new array)."""
         sy, sx = self.scale
-        return _swap_scaled(flow, sx, sy)
+        return _swap_channels_scaled(flow_dy_dx, sx, sy)
 
     def _check_index(self, k: int) -> None:
         if not 0 <= k < self.n_frames:
             raise InputError(f"frame {k} is outside the run's {self.n_frames} frames")
 
 
-def normalise_frame(
+def flow_grey_levels(
     frame: np.ndarray, flow_shape: tuple[int, int], clahe: bool = False
 ) -> np.ndarray:
-    """One frame reduced to ``flow_shape`` (h, w) and scaled to uint8 over its 1–99 % grey range.
+    """One frame reduced to ``flow_shape`` (h, w) and scaled to uint8 over its 1–99 % grey range:
+    what the optical flow compares (not the network's input, :mod:`AngioSegLib.model.normalise`).
 
     A robust range (not min/max) keeps a saturated collimator edge or a dead pixel from taking the
     grey levels; ``clahe`` adds contrast-limited adaptive histogram equalisation.
@@ -182,19 +183,22 @@ def estimate_flows(
         raise InputError(f"optical flow needs frames of shape (T, H, W), found shape {shape}")
     n_frames, frame_shape = shape[0], (int(shape[1]), int(shape[2]))
     flow_shape = flow_shape_for(frame_shape, scale)
-    dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[as_flow_preset(preset).value])
+    preset = parse_choice(preset, FlowPreset, "optical flow preset")
+    dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[preset])
     small = np.empty((n_frames, *flow_shape), np.uint8)
     for t in range(n_frames):
-        small[t] = normalise_frame(frames[t], flow_shape, clahe)
+        small[t] = flow_grey_levels(frames[t], flow_shape, clahe)
     n_pairs = max(n_frames - 1, 0)
-    backward = np.empty((n_pairs, *flow_shape, 2), np.float32)
-    forward = np.empty_like(backward)
+    backward_dy_dx = np.empty((n_pairs, *flow_shape, 2), np.float32)
+    forward_dy_dx = np.empty_like(backward_dy_dx)
     to_y, to_x = frame_shape[0] / flow_shape[0], frame_shape[1] / flow_shape[1]
-    for t in range(n_pairs):
-        forward[t] = _swap_scaled(dis.calc(small[t], small[t + 1], None), to_y, to_x)
-        backward[t] = _swap_scaled(dis.calc(small[t + 1], small[t], None), to_y, to_x)
+    for t in range(n_pairs):  # DIS gives (dx, dy) in grid pixels
+        forward_dy_dx[t] = _swap_channels_scaled(dis.calc(small[t], small[t + 1], None),
+                                                 to_y, to_x)
+        backward_dy_dx[t] = _swap_channels_scaled(dis.calc(small[t + 1], small[t], None),
+                                                  to_y, to_x)
         progress(Progress("optical flow", t + 1, n_pairs, f"frames {t}–{t + 1}"))
-    return MotionField(backward, forward, small, frame_shape)
+    return MotionField(backward_dy_dx, forward_dy_dx, small, frame_shape)
 
 
 def upsample_displacement(grid_map: np.ndarray, frame_shape: tuple[int, int]) -> np.ndarray:
@@ -231,8 +235,9 @@ def inside_mask(grid_map: np.ndarray) -> np.ndarray:
     return cv2.inRange(grid_map, (-0.5, -0.5), (w - 0.5, h - 0.5))
 
 
-def _swap_scaled(flow: np.ndarray, first: float, second: float) -> np.ndarray:
-    """(h, w, 2) channels (a, b) → (b · first, a · second), a new float32 array."""
+def _swap_channels_scaled(flow: np.ndarray, first: float, second: float) -> np.ndarray:
+    """(h, w, 2) channels (a, b) → (b · first, a · second), a new float32 array: (dx, dy) ↔
+    (dy, dx), each channel scaled (grid ↔ full-resolution pixels)."""
     return cv2.multiply(cv2.merge([flow[..., 1], flow[..., 0]]), (first, second, 0.0, 0.0))
 
 
@@ -252,13 +257,3 @@ def _pixel_grid(shape: tuple[int, int]) -> np.ndarray:
         _GRIDS[key] = grid
     return grid
 
-
-def as_flow_preset(preset: FlowPreset | str) -> FlowPreset:
-    """The preset named by ``preset``; a clear error names the choices."""
-    try:
-        return FlowPreset(preset)
-    except ValueError as error:
-        choices = ", ".join(p.value for p in FlowPreset)
-        raise InputError(
-            f"optical flow preset must be one of {choices}; found {preset!r}"
-        ) from error

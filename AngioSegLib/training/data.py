@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from AngioSegLib.anatomy.segments import IGNORE_CLASS
+from AngioSegLib.choices import Choice, parse_choice
 from AngioSegLib.errors import InputError
 from AngioSegLib.model.normalise import DEFAULT_NORMALISATION, normalise_frame
 
@@ -35,8 +36,23 @@ LESION_PERCENT = (20.0, 90.0)  # % diameter of the lesions drawn for training ph
 LESION_LENGTH_MM = (2.5, 12.0)
 
 
-SOURCES = ("arcade", "xca", "phantom")
-PARTIAL_LABELS = ("band", "teacher")
+class TrainingSource(Choice):
+    """Where training samples come from."""
+
+    ARCADE = "arcade"
+    XCA = "xca"
+    PHANTOM = "phantom"
+
+
+class PartialLabelRule(Choice):
+    """How ARCADE's partial labels weigh unlabelled pixels (:func:`partial_label_weight`)."""
+
+    BAND = "band"
+    TEACHER = "teacher"
+
+
+SOURCES = tuple(TrainingSource)
+PARTIAL_LABELS = tuple(PartialLabelRule)
 IGNORE_BAND_PX = 4  # px at 512²: ARCADE's polygons are coarser than the lumen edge ...
 IGNORE_INNER_PX = 3  # ... on both sides: the lumen edge is taught by XCA's masks and phantoms
 TEACHER_LEVEL = 0.5  # teacher probability above which an unlabelled pixel is ignored
@@ -131,19 +147,18 @@ def load_label_map_samples(
     value > 0 is vessel), the first ``limit`` in natural order. The labels are partial
     (:func:`partial_label_weight`, ``partial`` one of :data:`PARTIAL_LABELS`; "teacher" needs
     ``teacher``, a :class:`~AngioSegLib.segment.segmenter.Segmenter`)."""
-    from AngioSegLib.evaluation.evaluate import pair_images, read_gray
+    from AngioSegLib.io.datasets import pair_images
+    from AngioSegLib.io.images import read_grey
     from AngioSegLib.progress import Progress
 
-    if partial not in PARTIAL_LABELS:
-        raise InputError(f"unknown partial-label rule {partial!r}: choose one of "
-                         f"{', '.join(PARTIAL_LABELS)}")
+    partial = parse_choice(partial, PartialLabelRule, "partial-label rule")
     if partial == "teacher" and teacher is None:
         raise InputError("the 'teacher' partial-label rule needs a teacher model")
     folder = Path(folder)
     pairs = pair_images(folder / "images", folder / "labels")[:limit]
     samples = []
     for k, pair in enumerate(pairs):
-        frame, label_map = read_gray(pair.image), read_gray(pair.mask)
+        frame, label_map = read_grey(pair.image), read_grey(pair.mask)
         prediction = None if teacher is None else teacher.segment_frames(frame[None])[0]
         used = prediction if partial == "teacher" else None
         label = label_map > 0
@@ -164,13 +179,14 @@ def load_folder_samples(
 ) -> list[Sample]:
     """Samples of a folder of ``N.png`` with masks ``N_gt.png`` (or a masks folder), threshold
     > 127 (a few masks carry anti-aliased grey pixels); only ``subset`` of ``split`` if given."""
-    from AngioSegLib.evaluation.evaluate import pair_images, read_gray, read_split
+    from AngioSegLib.io.datasets import pair_images, read_split
+    from AngioSegLib.io.images import read_grey
 
     names = read_split(split, subset) if split is not None else None
     samples = []
     for pair in pair_images(Path(images), masks, None, names):
-        mask = read_gray(pair.mask)
-        samples.append(make_sample(read_gray(pair.image), mask > 127, normalisation, None, "xca"))
+        mask = read_grey(pair.mask)
+        samples.append(make_sample(read_grey(pair.image), mask > 127, normalisation, None, "xca"))
     return samples
 
 

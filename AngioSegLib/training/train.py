@@ -7,8 +7,9 @@ ignore band around the labelled vessels, and optionally what a teacher model cal
 nothing. Each epoch runs ``steps_per_epoch`` batches of random augmented crops; each crop's
 source (ARCADE, XCA folder, phantoms) is drawn with ``source_weights``, and a random collimation
 may be rendered onto it first (:func:`~.data.draw_sample`). After each epoch
-Dice is scored on the validation images at full size, and sensitivity and centerline recall on
-the first ``arcade_val`` ARCADE validation images. A checkpoint
+Dice is scored on the validation images, and sensitivity and centerline recall on the first
+``arcade_val`` ARCADE validation images, each segmented as users' runs are, through the
+Segmenter (:mod:`.validation`). A checkpoint
 is written after every epoch; ``resume`` continues from it (bit for bit given the same options;
 the learning rate and epoch count may change). The learning rate is constant or follows a cosine
 decay over the epochs. The best epoch by validation Dice is written as a bundle
@@ -28,11 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
+from AngioSegLib.choices import parse_choice
 from AngioSegLib.errors import InputError, OutputExistsError
 from AngioSegLib.model.normalise import DEFAULT_NORMALISATION, check_normalisation
 from AngioSegLib.progress import ProgressCallback, no_progress
-from AngioSegLib.segment.segmenter import look_up_option
-from AngioSegLib.training.data import PARTIAL_LABELS, SOURCES
+from AngioSegLib.training.data import PartialLabelRule, TrainingSource
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "train_log.json"
@@ -93,9 +94,9 @@ class TrainOptions:
                 <= self.learning_rate):
             raise InputError(f"the minimum learning rate must be positive and at most the "
                              f"learning rate, found {self.min_learning_rate}")
-        look_up_option(self.partial_labels, PARTIAL_LABELS, "partial-label rule")
+        parse_choice(self.partial_labels, PartialLabelRule, "partial-label rule")
         for name, weight in self.source_weights:
-            look_up_option(name, SOURCES, "training source")
+            parse_choice(name, TrainingSource, "training source")
             if not weight >= 0:
                 raise InputError(f"source weight {name}={weight}: weights are 0 or more")
         for name in ("collimation_probability", "wire_probability", "catheter_probability"):
@@ -160,83 +161,6 @@ def _loss_function(bce_weight: float, segment_weight: float = 0.0):
         return total
 
     return loss
-
-
-def predict_probability(network, image: np.ndarray) -> np.ndarray:
-    """Vessel probability (H, W) float32 of one normalised image (H, W); network in eval mode."""
-    import torch
-
-    from AngioSegLib.model.cenet import vessel_logits
-
-    with torch.no_grad():
-        output = network(torch.from_numpy(np.ascontiguousarray(image, np.float32))[None, None])
-    return torch.sigmoid(vessel_logits(output))[0, 0].numpy()
-
-
-def validation_recall(network, samples: list[dict]) -> tuple[float, float]:
-    """Mean (sensitivity, centerline recall) of the thresholded (0.5) prediction over samples
-    with partial labels (NaN, NaN when there are none)."""
-    from AngioSegLib.evaluation.metrics import centerline_recall
-
-    if not samples:
-        return float("nan"), float("nan")
-    network.eval()
-    sen, recall = [], []
-    for s in samples:
-        prediction, truth = predict_probability(network, s["image"][0]) > 0.5, s["label"][0] > 0
-        sen.append((prediction & truth).sum() / max(truth.sum(), 1))
-        recall.append(centerline_recall(prediction, truth))
-    return float(np.mean(sen)), float(np.mean(recall))
-
-
-def validation_segment_f1(network, samples: list[dict]) -> float:
-    """Mean per-image F1 over the SYNTAX segments
-    (:func:`~AngioSegLib.evaluation.metrics.segment_scores`) of the thresholded vessel named by
-    branch vote (:mod:`AngioSegLib.anatomy.segments`), against the samples' label maps (NaN without
-    a segment head or samples)."""
-    import torch
-
-    from AngioSegLib.anatomy.segments import IGNORE_CLASS, upsample_classes, vote_along_branches
-    from AngioSegLib.evaluation.metrics import segment_scores
-
-    if not samples or not getattr(network, "segment_classes", 0):
-        return float("nan")
-    network.eval()
-    scores = []
-    for s in samples:
-        with torch.no_grad():
-            vessel, named = network(torch.from_numpy(np.ascontiguousarray(s["image"],
-                                                                          np.float32))[None])
-        shape = vessel.shape[-2:]
-        vessel = torch.sigmoid(vessel[0, 0]).numpy() > 0.5
-        classes = upsample_classes(named[0].argmax(0).numpy().astype(np.uint8), shape)
-        reference = np.where(s["segments"][0] == IGNORE_CLASS, 0, s["segments"][0])
-        scores.append(segment_scores(vote_along_branches(classes, vessel), reference).mean_f1)
-    return float(np.mean(scores))
-
-
-def validation_dice(network, samples: list[dict]) -> float:
-    """Mean Dice of the thresholded (0.5) prediction over samples (NaN when there are none)."""
-    from AngioSegLib.evaluation.metrics import dice
-
-    if not samples:
-        return float("nan")
-    network.eval()
-    scores = [dice(predict_probability(network, s["image"][0]) > 0.5, s["label"][0] > 0)
-              for s in samples]
-    return float(np.mean(scores))
-
-
-def score_samples(network, samples: list[dict], threshold: float = 0.5):
-    """Mean Sen, Spec, Acc, Dice, IoU and clDice of the thresholded predictions over samples."""
-    from AngioSegLib.evaluation.metrics import mean_scores, score_segmentation
-
-    network.eval()
-    return mean_scores([
-        score_segmentation(predict_probability(network, s["image"][0]) > threshold,
-                           s["label"][0] > 0)
-        for s in samples
-    ])
 
 
 def _teacher(options: TrainOptions):
@@ -346,6 +270,12 @@ def train(options: TrainOptions, progress: ProgressCallback = no_progress) -> Tr
 
     from AngioSegLib.progress import Progress
     from AngioSegLib.training.data import batch_samples, draw_sample, make_augmentation
+    from AngioSegLib.training.validation import (
+        validation_dice,
+        validation_recall,
+        validation_segment_f1,
+        validation_segmenter,
+    )
 
     output = Path(options.output)
     checkpoint_path = output / CHECKPOINT
@@ -401,10 +331,11 @@ def train(options: TrainOptions, progress: ProgressCallback = no_progress) -> Tr
             losses.append(loss.item())
             progress(Progress("train", epoch * options.steps_per_epoch + step + 1, total_steps,
                               f"epoch {epoch + 1} loss {np.mean(losses):.4f}"))
-        val = validation_dice(network, val_real)
-        val_ph = validation_dice(network, val_phantom)
-        arcade_sen, arcade_recall = validation_recall(network, val_arcade)
-        segment_f1 = validation_segment_f1(network, val_arcade)
+        segmenter = validation_segmenter(network, options.normalisation)  # sets eval mode
+        val = validation_dice(segmenter, val_real)
+        val_ph = validation_dice(segmenter, val_phantom)
+        arcade_sen, arcade_recall = validation_recall(segmenter, val_arcade)
+        segment_f1 = validation_segment_f1(segmenter, val_arcade)
         elapsed_s += time.perf_counter() - started
         score = val if val_real else (val_ph if val_phantom else -float(np.mean(losses)))
         entry = {"epoch": epoch + 1, "lr": rate,

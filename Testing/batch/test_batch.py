@@ -114,13 +114,15 @@ def test_a_stopped_batch_writes_its_summary(tmp_path, runs_folder):
     from AngioSegLib.batch.summary import read_summary
     from AngioSegLib.outputs.writers import OutputOptions
     from AngioSegLib.pipeline import PipelineOptions
+    from AngioSegLib.segment.options import InferenceOptions
 
     def stop_after_first(event):
         if event.done >= 1:
             raise KeyboardInterrupt
 
     out = tmp_path / "out"
-    options = BatchOptions(output=out, pipeline=PipelineOptions(device="cpu"),
+    options = BatchOptions(output=out,
+                           pipeline=PipelineOptions(inference=InferenceOptions(device="cpu")),
                            outputs=OutputOptions(video=False, report=False))
     with pytest.raises(KeyboardInterrupt):
         run_batch([runs_folder / "a.dcm", runs_folder / "b.dcm"], options, stop_after_first)

@@ -86,12 +86,13 @@ def test_a_killed_worker_has_its_run_retried_once(tmp_path, cluster, four_runs):
     from AngioSegLib.batch import BatchOptions, RunStatus, run_batch
     from AngioSegLib.outputs.writers import OutputOptions
     from AngioSegLib.pipeline import PipelineOptions
+    from AngioSegLib.segment.options import InferenceOptions
 
     killer = _Killer(cluster.scheduler_address)
     killer.start()
     out = tmp_path / "out"
     options = BatchOptions(output=out, scheduler=cluster.scheduler_address,
-                           pipeline=PipelineOptions(device="cpu"),
+                           pipeline=PipelineOptions(inference=InferenceOptions(device="cpu")),
                            outputs=OutputOptions(video=False, report=False))
     try:
         result = run_batch(four_runs, options)

@@ -62,7 +62,7 @@ def test_bad_option_value_is_one_line(tmp_path, capsys, phantom_dicom):
     code, _, err = run_cli(
         ["segment", str(phantom_dicom), "-o", str(tmp_path / "o"), "--mld-method", "video"], capsys
     )
-    assert_one_line_error(code, err, "MLD method must be one of densitometric, edge")
+    assert_one_line_error(code, err, "MLD method 'video': choose one of densitometric, edge")
     assert not (tmp_path / "o").exists()
 
 

@@ -31,8 +31,8 @@ def _n_parameters(network: torch.nn.Module) -> int:
 
 
 @pytest.mark.parametrize(("name", "size"), [
-    ("cenet-r34", (97, 130)), ("cenet-light", (97, 130)), ("cenet-light", (64, 64)),
-    ("cenet-light", (33, 200)),
+    ("cenet-r34", (96, 128)), ("cenet-light", (96, 160)), ("cenet-light", (64, 64)),
+    ("cenet-light", (32, 224)),
 ])
 def test_logits_have_the_input_size(name, size):
     network = build_network(name).eval()
@@ -106,7 +106,7 @@ def test_save_load_round_trip(tmp_path):
     # the bundle stores fp16 weights: the loaded network equals the original rounded to fp16
     network.load_state_dict({k: v.half().float() if v.is_floating_point() else v
                              for k, v in network.state_dict().items()})
-    x = torch.rand(1, 1, 70, 90)
+    x = torch.rand(1, 1, 64, 96)
     with torch.no_grad():
         assert torch.equal(network(x), loaded.network(x))
     with pytest.raises(Exception, match="already exists"):
@@ -167,3 +167,30 @@ def test_bundle_records_its_normalisation(tmp_path):
     loaded = load_bundle(save_bundle(network, tmp_path / "b", metadata))
     assert loaded.normalisation_name == "flattened-inverted"
     assert loaded.normalisation["description"].startswith("per frame: frame minus")
+
+
+@pytest.mark.parametrize("size", [(97, 128), (96, 130), (33, 33)])
+def test_network_refuses_inputs_it_would_have_to_pad(size):
+    network = build_network("cenet-light").eval()
+    with pytest.raises(ModelError, match=rf"input is {size[0]}×{size[1]} px \(H×W\); height and "
+                                         r"width must be multiples of 32: run frames through "
+                                         r"AngioSegLib\.segment\.segmenter\.Segmenter"):
+        network(torch.rand(1, 1, *size))
+
+
+@pytest.mark.parametrize("shape", [(97, 130), (33, 200), (64, 64)])
+def test_segmenter_pads_once_and_gives_the_frame_shape_back(shape):
+    from AngioSegLib.model import LoadedModel
+    from AngioSegLib.segment.segmenter import Segmenter, padded_size
+
+    torch.manual_seed(0)
+    network = build_network("cenet-light", 26).eval()
+    model = LoadedModel(network, {}, "cenet-light", "0", None, {"name": "flattened-inverted"})
+    segmenter = Segmenter(model, device="cpu", backend="torch")
+    frames = np.random.default_rng(0).integers(0, 255, (2, *shape)).astype(np.uint8)
+    prepared = segmenter.prepare(frames[0], shape)
+    assert prepared.shape == (1, padded_size(shape[0]), padded_size(shape[1]))
+    run = segmenter.segment_run(frames)
+    assert run.probabilities.shape == run.classes.shape == (2, *shape)
+    assert run.probabilities.dtype == np.float32
+    assert 0.0 <= run.probabilities.min() and run.probabilities.max() <= 1.0

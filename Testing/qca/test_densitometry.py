@@ -8,11 +8,15 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_quantify import main_segment, render_tube, straight_line
+from qca_phantoms import main_segment, render_tube, straight_line
 
 from AngioSegLib.phantom.render import MU_CONTRAST_PER_MM, detect, render_tubes
 from AngioSegLib.qca.analysis import DEFAULT_OPTIONS, QcaOptions, list_stenoses, measure_segments
-from AngioSegLib.qca.densitometry import area_profile, attenuation_image, calibrate
+from AngioSegLib.qca.densitometry import (
+    area_profile,
+    attenuation_image,
+    fit_densitometric_constant,
+)
 
 MM_PER_PIXEL = 0.3
 REFERENCE_MM = 3.0
@@ -94,7 +98,7 @@ def test_densitometric_mld_with_quantum_noise():
 
 def test_detector_blur_moves_no_contrast():
     """From a sharp to a blurred detector the densitometric %DS barely moves; its MLD moves only
-    as much as the image borders' reference it is calibrated on."""
+    as much as the image borders' reference its constant is fitted on."""
     sharp, _ = stenosis(xray(60.0, blur_px=0.4)[0], 40.0)
     blurred, _ = stenosis(xray(60.0, blur_px=1.0)[0], 40.0)
     assert blurred.percent_diameter_stenosis == pytest.approx(sharp.percent_diameter_stenosis,
@@ -123,8 +127,8 @@ def test_values_proportional_to_intensity_are_logged_first():
 
 
 def test_no_contrast_in_the_image_keeps_the_edge_mld():
-    """A flat image cannot be calibrated: with the segmentation's borders the edge MLD stays,
-    and says so; with the image's borders nothing is listed (no vessel in the image)."""
+    """A flat image gives no densitometric constant: with the segmentation's borders the edge
+    MLD stays, and says so; with the image's borders nothing is listed (no vessel in the image)."""
     image, _, _ = xray(60.0)
     options = QcaOptions(border_method="probability")
     edge, _ = stenosis(image, 40.0, QcaOptions(mld_method="edge", border_method="probability"))
@@ -154,19 +158,20 @@ def test_area_is_proportional_to_the_lumen_cross_section():
         densities.append(np.median(area[inside]) / diameter_mm ** 2)
     np.testing.assert_allclose(densities, np.mean(densities), rtol=0.03)
     reference = np.full(20, 2.0)
-    assert calibrate(densities[1] * reference ** 2, reference, np.ones(20, bool)) == \
-        pytest.approx(densities[1])
+    k = fit_densitometric_constant(densities[1] * reference ** 2, reference, np.ones(20, bool))
+    assert k == pytest.approx(densities[1])
 
 
 def test_no_background_left_gives_no_area():
-    """Background bands that all fall on vessel pixels: no area, no calibration."""
+    """Background bands that all fall on vessel pixels: no area, no densitometric constant."""
     image, _, points = xray(60.0)
     normals = np.tile([1.0, 0.0], (len(points), 1))
     radius = np.full(len(points), 5.0)
     area = area_profile(image, points, normals, radius, radius, background_samples=20,
                         vessel=np.ones(image.shape, np.uint8))
     assert np.isnan(area).all()
-    assert calibrate(area, np.full(len(area), 3.0), np.ones(len(area), bool)) is None
+    assert fit_densitometric_constant(area, np.full(len(area), 3.0),
+                                      np.ones(len(area), bool)) is None
 
 
 def test_measure_segments_rejects_an_image_of_another_shape():
@@ -178,7 +183,7 @@ def test_measure_segments_rejects_an_image_of_another_shape():
 
 def test_rounding_noise_is_not_contrast():
     """A flat image whose background sums differ from the vessel's by float rounding (either
-    sign, any BLAS) is refused, not calibrated on a 1e-13 "contrast" (the knife-edge that made
+    sign, any BLAS) is refused, no constant fitted on a 1e-13 "contrast" (the knife-edge that made
     the flat-image test fail on some machines)."""
     from AngioSegLib.qca.densitometry import depth_floor
 
@@ -186,5 +191,7 @@ def test_rounding_noise_is_not_contrast():
     assert depth_floor(flat) > 1e-3
     reference = np.full(20, 3.0)
     rounding = 1e-13 * (1 + 0.01 * np.random.default_rng(0).standard_normal(20))
-    assert calibrate(rounding, reference, np.ones(20, bool)) is not None  # no floor: "calibrated"
-    assert calibrate(rounding, reference, np.ones(20, bool), min_area=depth_floor(flat)) is None
+    healthy = np.ones(20, bool)
+    assert fit_densitometric_constant(rounding, reference, healthy) is not None  # no floor: fitted
+    assert fit_densitometric_constant(rounding, reference, healthy,
+                                      min_area=depth_floor(flat)) is None

@@ -10,8 +10,8 @@ from functools import cache
 
 import numpy as np
 import pytest
+from qca_phantoms import main_segment, render_tube, straight_line
 from scipy import ndimage
-from test_quantify import main_segment, render_tube, straight_line
 
 from AngioSegLib.errors import InputError
 from AngioSegLib.phantom.render import MU_CONTRAST_PER_MM, detect, render_tubes

@@ -17,6 +17,7 @@ from AngioSegLib.evaluation.metrics import dice
 from AngioSegLib.model import MODELS_DIR, LoadedModel, build_network, normalise_frame
 from AngioSegLib.model.onnx_backend import weights_digest
 from AngioSegLib.phantom.generator import PhantomOptions, make_phantom
+from AngioSegLib.pipeline import phantom_calibration_frames
 from AngioSegLib.segment.segmenter import InferenceOptions, Segmenter, plan_size
 
 torch.set_num_threads(2)
@@ -183,7 +184,8 @@ def test_onnx_export_is_cached_by_weights(model, onnx_segmenter, cache_dir):
 
 
 def test_int8_stays_close_to_fp32(model, onnx_segmenter, cache_dir, phantom):
-    int8 = Segmenter(model, device="cpu", precision="int8", cache_dir=cache_dir)
+    int8 = Segmenter(model, device="cpu", precision="int8", cache_dir=cache_dir,
+                     calibration_frames=phantom_calibration_frames)
     assert int8.device_label == "cpu (onnx int8)"
     fp32_masks = onnx_segmenter.segment_frames(phantom.cine) >= 0.5
     int8_masks = int8.segment_frames(phantom.cine) >= 0.5
@@ -224,6 +226,7 @@ def test_mps_without_mps_raises_device_error(model):
         ({"batch_size": 0}, InputError, "batch size must be 1 or more frames, found 0"),
         ({"scale": 5.0}, InputError, "scale must be between 0.1 and 2, found 5.0"),
         ({"batchsize": 2}, InputError, "unknown segmenter option 'batchsize'.*'batch_size'"),
+        ({"precision": "int8"}, InputError, "precision 'int8' needs calibration frames"),
     ],
 )
 def test_bad_options_are_refused(model, overrides, error, match):

@@ -163,7 +163,7 @@ def test_estimated_flow_follows_the_phantom_heart(moving_phantom):
     vessels = run.masks[4] > 0
     for j in (3, 5, 2, 6):
         truth = true_displacement(run.displacement, 4, j)
-        error = np.linalg.norm(flows.displacement(4, j) - truth, axis=-1)[vessels].mean()
+        error = np.linalg.norm(flows.displacement_dy_dx(4, j) - truth, axis=-1)[vessels].mean()
         motion = np.linalg.norm(truth, axis=-1)[vessels].mean()
         assert error < 0.6 * motion, (j, error, motion)
 
@@ -192,8 +192,8 @@ def test_flow_of_a_translated_run_is_the_shift(dy, dx, seed):
     frames = (np.stack([base, shifted(base, dy, dx)]) * 4000).astype(np.uint16)
     flows = estimate_flows(frames)
     inner = (slice(16, -16), slice(16, -16))
-    back = np.median(flows.displacement(1, 0)[inner], axis=(0, 1))
-    ahead = np.median(flows.displacement(0, 1)[inner], axis=(0, 1))
+    back = np.median(flows.displacement_dy_dx(1, 0)[inner], axis=(0, 1))
+    ahead = np.median(flows.displacement_dy_dx(0, 1)[inner], axis=(0, 1))
     np.testing.assert_allclose(back, [-dy, -dx], atol=0.25)
     np.testing.assert_allclose(ahead, [dy, dx], atol=0.25)
 
@@ -203,9 +203,9 @@ def test_chained_flow_of_a_steady_drift_adds_up():
     frames = np.stack([shifted(base, 1.2 * t, -0.8 * t) for t in range(5)])
     flows = estimate_flows(frames)
     inner = (slice(20, -20), slice(20, -20))
-    np.testing.assert_allclose(np.median(flows.displacement(4, 2)[inner], axis=(0, 1)),
+    np.testing.assert_allclose(np.median(flows.displacement_dy_dx(4, 2)[inner], axis=(0, 1)),
                                [-2.4, 1.6], atol=0.2)
-    np.testing.assert_allclose(np.median(flows.displacement(0, 3)[inner], axis=(0, 1)),
+    np.testing.assert_allclose(np.median(flows.displacement_dy_dx(0, 3)[inner], axis=(0, 1)),
                                [3.6, -2.4], atol=0.3)
 
 
@@ -364,8 +364,11 @@ def test_cancel_from_the_progress_callback_stops_the_filter():
     [
         ({"k": -1}, "temporal K must be a whole number of frames ≥ 0, found -1"),
         ({"k": 1.5}, "temporal K must be a whole number"),
-        ({"weights": "median"}, "temporal weights must be one of uniform, gaussian, reliability"),
-        ({"flow_preset": "slow"}, "preset must be one of ultrafast, fast, medium; found 'slow'"),
+        ({"weights": "median"},
+         "unknown temporal weights 'median': choose one of uniform, gaussian, reliability$"),
+        ({"flow_preset": "slow"},
+         "unknown optical flow preset 'slow': choose one of ultrafast, fast, medium$"),
+        ({"weights": "unifrom"}, "; did you mean 'uniform'\\?$"),
         ({"flow_scale": 2.0}, r"flow scale must be in \(0, 1\], found 2.0"),
         ({"threshold": 1.0}, "threshold must be between 0 and 1, found 1.0"),
         ({"sigma_frames": 0.0}, "sigma_frames must be > 0"),

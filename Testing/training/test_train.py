@@ -13,8 +13,10 @@ from typer.testing import CliRunner
 from AngioSegLib.cli import app
 from AngioSegLib.errors import InputError, ModelError, OutputExistsError
 from AngioSegLib.model import build_network, check_bundle
+from AngioSegLib.segment.segmenter import Segmenter
 from AngioSegLib.training.data import make_phantom_samples
-from AngioSegLib.training.train import TrainOptions, train, validation_dice
+from AngioSegLib.training.train import TrainOptions, train
+from AngioSegLib.training.validation import validation_dice, validation_segmenter
 
 torch.set_num_threads(2)
 
@@ -27,9 +29,11 @@ def test_training_on_phantoms_raises_dice(tmp_path):
     )
     held_out = make_phantom_samples(4, 96, seed=123)  # runs never seen in training
     torch.manual_seed(0)
-    before = validation_dice(build_network("cenet-light"), held_out)
+    before = validation_dice(validation_segmenter(build_network("cenet-light"),
+                                                  options.normalisation), held_out)
     result = train(options)
-    after = validation_dice(check_bundle(result.bundle).network, held_out)
+    check_bundle(result.bundle)
+    after = validation_dice(Segmenter(result.bundle, device="cpu", backend="torch"), held_out)
     assert after > before + 0.2, (before, after)
     log = json.loads(result.log.read_text())
     assert [e["epoch"] for e in log["epochs"]] == list(range(1, 7))
@@ -211,3 +215,35 @@ def test_a_drawn_catheter_is_a_wide_tube_from_the_edge_and_certain_background():
                         wire_probability=0.0, catheter_probability=1.0)
     assert drawn["weight"].sum() > 100  # the catheter's pixels off the vessels are taught
     assert np.array_equal(drawn["label"], sample["label"])
+
+
+def test_validation_scores_what_the_segmenter_gives_users(tmp_path):
+    """Validation of the in-training network runs what users run: its probabilities equal those
+    of its saved bundle through ``Segmenter.segment_frames`` on the raw frames (resizing,
+    padding, field of view), so validation Dice is the Dice users would measure; validating
+    leaves the network's memory layout as training set it."""
+    from AngioSegLib.evaluation.metrics import dice
+    from AngioSegLib.model import make_metadata, save_bundle
+    from AngioSegLib.training.validation import score_samples, validation_recall
+
+    torch.manual_seed(0)
+    network = build_network("cenet-light")
+    network.load_state_dict({k: v.half().float() if v.is_floating_point() else v  # as bundled
+                             for k, v in network.state_dict().items()})
+    samples = make_phantom_samples(3, 80, seed=11)  # 80 px: padded to 96 and cropped back
+    segmenter = validation_segmenter(network, "flattened-inverted")
+    assert not network.training
+    assert all(p.is_contiguous() for p in network.parameters())
+    bundle = save_bundle(network, tmp_path / "b", make_metadata("cenet-light"))
+    users = Segmenter(bundle, device="cpu", backend="torch", precision="fp32")
+    for s in samples:
+        np.testing.assert_allclose(segmenter.segment_frames(s["frame"][None]),
+                                   users.segment_frames(s["frame"][None]), atol=1e-4)
+    predictions = [users.segment_frames(s["frame"][None])[0] > 0.5 for s in samples]
+    expected = float(np.mean([dice(p, s["label"][0] > 0)
+                              for p, s in zip(predictions, samples, strict=True)]))
+    assert validation_dice(segmenter, samples) == pytest.approx(expected, abs=0.01)
+    assert score_samples(segmenter, samples).dice == pytest.approx(expected, abs=0.01)
+    sen, recall = validation_recall(segmenter, samples)
+    assert 0.0 <= sen <= 1.0 and 0.0 <= recall <= 1.0
+    assert np.isnan(validation_dice(segmenter, []))

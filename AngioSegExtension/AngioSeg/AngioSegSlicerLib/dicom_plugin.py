@@ -3,17 +3,25 @@
 Slicer's SEG plugin expects 3D volumes; a SEG whose frames reference XA / XRF frames is a 2D + time
 segmentation, so this plugin offers it (with a higher confidence) as a labelmap sequence that
 plays with the referenced cine when that is loaded; an AngioSeg coronary-segment SEG
-(``anatomy.dcm``) becomes a label sequence with the segments' color table. Registered by the
-AngioSeg module.
+(``anatomy.dcm``) becomes a label sequence with the segments' color table.
+
+Registered by the AngioSeg module (``AngioSeg.registerDicomPlugin``, on Slicer's
+startupCompleted) in ``slicer.modules.dicomPlugins["AngioSegDICOMPlugin"]``, where the DICOM
+module looks for plugins; it lives in this package, not as a module file, so Slicer does not try
+to load it as a module.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 
 import pydicom
 import slicer
 from DICOMLib import DICOMLoadable, DICOMPlugin
+
+from . import mrml, seg_import
+from .colors import anatomyColorNode
 
 
 class AngioSegDICOMPluginClass(DICOMPlugin):
@@ -24,9 +32,7 @@ class AngioSegDICOMPluginClass(DICOMPlugin):
         self.loadType = "AngioSeg labelmap sequence"
 
     def examine(self, fileLists):
-        try:
-            import AngioSegMRML  # noqa: F401 - needs AngioSegLib, installed on first use
-        except ImportError:
+        if importlib.util.find_spec("AngioSegLib") is None:  # installed on first use
             logging.debug("AngioSeg's Python packages are not installed; open AngioSeg first")
             return []
         loadables = []
@@ -38,19 +44,17 @@ class AngioSegDICOMPluginClass(DICOMPlugin):
         return loadables
 
     def examineFile(self, path):
-        from AngioSegMRML import CINE_SOP_CLASS_UIDS, SEG_SOP_CLASS_UID, referencedCineInstances
-
         try:
             dataset = pydicom.dcmread(path, stop_before_pixels=True)
         except (OSError, pydicom.errors.InvalidDicomError) as error:
             logging.debug(f"AngioSeg: skipping {path}: {error}")
             return None
-        if str(getattr(dataset, "SOPClassUID", "")) != SEG_SOP_CLASS_UID:
+        if str(getattr(dataset, "SOPClassUID", "")) != seg_import.SEG_SOP_CLASS_UID:
             return None
-        references = referencedCineInstances(dataset)
+        references = seg_import.referencedCineInstances(dataset)
         if not references:
             return None
-        kind = CINE_SOP_CLASS_UIDS[references[0][0]]
+        kind = seg_import.CINE_SOP_CLASS_UIDS[references[0][0]]
         loadable = DICOMLoadable()
         loadable.files = [path]
         description = getattr(dataset, "SeriesDescription", "") or "segmentation"
@@ -63,26 +67,24 @@ class AngioSegDICOMPluginClass(DICOMPlugin):
         return loadable
 
     def load(self, loadable):
-        import AngioSegMRML
-
         from AngioSegLib.io.seg import read_seg
 
         scene = slicer.mrmlScene
         uid = loadable.referencedInstanceUIDs[0]
-        source = AngioSegMRML.findSequenceByInstanceUid(scene, uid) or self.loadReferencedCine(uid)
+        source = seg_import.findSequenceByInstanceUid(scene, uid) or self.loadReferencedCine(uid)
         frames = source.GetNumberOfDataNodes() if source is not None else None
         if self.isAnatomy(loadable.files[0]):
             from AngioSegLib.io.anatomy_seg import read_anatomy_seg
 
-            labelSequence = AngioSegMRML.addSegLabelSequence(
+            labelSequence = seg_import.addSegLabelSequence(
                 scene, read_anatomy_seg(loadable.files[0], n_frames=frames), loadable.name,
-                referencedUid=uid, colorNode=AngioSegMRML.anatomyColorNode(scene))
+                referencedUid=uid, colorNode=anatomyColorNode(scene))
         else:
             data = read_seg(loadable.files[0], n_frames=frames)
-            labelSequence = AngioSegMRML.addSegLabelSequence(
+            labelSequence = seg_import.addSegLabelSequence(
                 scene, data.masks, loadable.name, referencedUid=data.source_sop_instance_uid
             )
-        browser = AngioSegMRML.sequenceBrowser(scene, labelSequence)
+        browser = mrml.sequenceBrowser(scene, labelSequence)
         slicer.modules.sequences.showSequenceBrowser(browser)
         slicer.util.setSliceViewerLayers(
             label=browser.GetProxyNode(labelSequence), labelOpacity=0.5

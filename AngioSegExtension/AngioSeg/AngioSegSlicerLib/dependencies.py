@@ -31,9 +31,18 @@ def missingDependencies() -> list[str]:
             if importlib.util.find_spec(module) is None]
 
 
+def installQuestion(missing: list[str]) -> str:
+    """What the widget asks before installing the ``missing`` packages."""
+    return (
+        "AngioSeg needs these Python packages: " + ", ".join(missing) + ".\n"
+        "Install them now? This downloads several hundred MB and can take minutes; "
+        "Slicer's own numpy, SimpleITK and pydicom are kept as they are."
+    )
+
+
 def angiosegRequirement() -> str:
     """The source checkout when the module runs from one, else the package name on PyPI."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]  # AngioSegExtension/AngioSeg/AngioSegSlicerLib/
     return str(root) if (root / "pyproject.toml").exists() else "angioseg"
 
 

@@ -1,11 +1,14 @@
 """Run the AngioSeg pipeline in a background process, with per-frame progress and cancel.
 
-The parent (Slicer) writes the cine and options into a private temporary folder and starts this
-file as a script with Slicer's Python; the worker runs ``AngioSegLib.pipeline.run`` and reports
-each progress event as one line on stdout, then writes the Result next to its input. Cancel
-kills the whole process tree (the PythonSlicer launcher and the interpreter it starts).
-Qt-free: the widget polls :meth:`BackgroundJob.poll` from a QTimer, tests call
-:meth:`BackgroundJob.wait`.
+The parent (Slicer) writes what to read and the options into a private temporary folder and
+starts this file as a script with Slicer's Python. What to read is the run's DICOM file (or
+folder), which the worker reads itself with ``AngioSegLib.io.xa.read_xa``, so the GUI thread
+neither decodes the run nor pickles its pixels; only a cine that exists in the scene alone (no
+source file) has its frames written, as a raw ``.npy`` array that the worker memory-maps. The
+worker runs ``AngioSegLib.pipeline.run``, reports each progress event as one line on stdout,
+then writes the Result next to its input. Cancel kills the whole process tree (the PythonSlicer
+launcher and the interpreter it starts). Qt-free: the widget polls :meth:`BackgroundJob.poll`
+from a QTimer, tests call :meth:`BackgroundJob.wait`, the self-test :func:`pollUntilFinished`.
 
 Worker protocol, one line each on stdout: ``ANGIOSEG_PROGRESS {"stage", "done", "total",
 "message"}``, then ``ANGIOSEG_DONE`` or ``ANGIOSEG_ERROR {"type", "message"}`` (exit code 2).
@@ -23,17 +26,33 @@ import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 PROGRESS_PREFIX = "ANGIOSEG_PROGRESS "
 DONE_LINE = "ANGIOSEG_DONE"
 ERROR_PREFIX = "ANGIOSEG_ERROR "
 INPUT_FILE = "input.pkl"
+FRAMES_FILE = "frames.npy"
 RESULT_FILE = "result.pkl"
 _WINDOWS_FLAGS = (  # own process group (for taskkill /T), no console window
     getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0) | getattr(subprocess, "CREATE_NO_WINDOW", 0)
 )
+
+
+@dataclass(frozen=True)
+class JobInput:
+    """What the worker reads (``input.pkl``, as a dict): a path and the options, never pixels.
+
+    ``path`` is the run's DICOM file or folder; without one, ``cineFields`` holds the scene
+    cine's fields other than ``frames`` (calibration, times, references: no pixel data), whose
+    frames are in ``frames.npy`` beside it.
+    """
+
+    options: object
+    path: str | None = None
+    cineFields: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -58,9 +77,10 @@ class JobError(RuntimeError):
 class BackgroundJob:
     """One pipeline run in a child process.
 
-    ``start(cine, options)``; then ``poll()`` returns new events until ``finished``; ``result()``
-    loads the Result (raises :class:`JobError` when the worker failed); ``cancel()`` kills it.
-    The temporary folder is removed by ``result()``, ``cancel()`` or ``cleanup()``.
+    ``start(source, options)`` with the run's DICOM path or a CineRun; then ``poll()`` returns
+    new events until ``finished``; ``result()`` loads the Result (raises :class:`JobError` when
+    the worker failed); ``cancel()`` kills it. The temporary folder is removed by ``result()``,
+    ``cancel()`` or ``cleanup()``.
     """
 
     def __init__(self, pythonExecutable: str | None = None, env: dict | None = None) -> None:
@@ -75,26 +95,35 @@ class BackgroundJob:
         self._done = False
         self._reader: threading.Thread | None = None
 
-    def start(self, cine, options) -> None:
-        """Write the inputs and start the worker."""
+    def start(self, source, options) -> None:
+        """Write the job input and start the worker.
+
+        ``source`` is the path of the run's DICOM file or folder, or a CineRun: one read from a
+        file (``source_path`` set) is passed as that path and read again by the worker (so
+        in-memory changes to it are not carried: put them in the options); one that exists only
+        in memory (the scene's frames) has its frames written to ``frames.npy``.
+        """
         if self.process is not None:
             raise RuntimeError("this job was already started; make a new BackgroundJob")
         self.folder = Path(tempfile.mkdtemp(prefix="angioseg-job-"))
-        with open(self.folder / INPUT_FILE, "wb") as file:
-            pickle.dump((cine, options), file, protocol=pickle.HIGHEST_PROTOCOL)
-        command = [self.pythonExecutable, str(Path(__file__).resolve()), str(self.folder)]
-        self.process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            env=self.env,
-            start_new_session=os.name == "posix",
-            creationflags=_WINDOWS_FLAGS,
-        )
+        try:
+            writeJobInput(self.folder, source, options)
+            command = [self.pythonExecutable, str(Path(__file__).resolve()), str(self.folder)]
+            self.process = subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                env=self.env,
+                start_new_session=os.name == "posix",
+                creationflags=_WINDOWS_FLAGS,
+            )
+        finally:
+            if self.process is None:  # the input could not be written or the worker not started
+                self.cleanup()
         self._reader = threading.Thread(target=self._readOutput, daemon=True)
         self._reader.start()
 
@@ -183,6 +212,43 @@ class BackgroundJob:
             self.folder = None
 
 
+def startJob(cine, options, startupEnvironment=None) -> BackgroundJob:
+    """Start the pipeline on ``cine`` in a background process; poll the returned job.
+
+    The worker runs with Slicer's ``PythonSlicer`` and ``startupEnvironment()`` (Slicer's startup
+    environment) when PythonSlicer is on the PATH, else with this Python. A cine read from a file
+    goes to the worker as its path (the worker reads it); one that is only in the scene as its
+    frames.
+    """
+    python = shutil.which("PythonSlicer")
+    env = startupEnvironment() if python and startupEnvironment is not None else None
+    job = BackgroundJob(python, env=env)
+    job.start(cine, options)
+    return job
+
+
+def pollUntilFinished(job: BackgroundJob, timeout_s: float, idle=None,
+                      clock=time.monotonic) -> list[JobEvent]:
+    """Poll ``job`` until it finishes, calling ``idle()`` between polls (e.g. to process Qt
+    events); return the events. After ``timeout_s`` the job is cancelled and a JobError says so.
+    """
+    deadline = clock() + timeout_s
+    events = list(job.poll())
+    while not job.finished:
+        if clock() > deadline:
+            job.cancel()
+            raise JobError(
+                f"the segmentation did not finish within {timeout_s:g} s and was cancelled "
+                f"(last events: {[e.stage for e in events[-3:]]})", "TimeoutError"
+            )
+        if idle is not None:
+            idle()
+        else:
+            time.sleep(0.05)
+        events += job.poll()
+    return events
+
+
 def killProcessTree(process: subprocess.Popen) -> None:
     """Kill ``process`` and its children (its own session on POSIX, ``taskkill /T`` on Windows)."""
     if os.name == "posix":
@@ -209,6 +275,43 @@ def parseLine(line: str) -> JobEvent:
     return JobEvent("log", message=line)
 
 
+# --- job input ---------------------------------------------------------------------------------
+
+
+def writeJobInput(folder: Path, source, options) -> JobInput:
+    """Write ``input.pkl`` (and ``frames.npy`` for an in-memory cine) into ``folder``."""
+    import numpy as np
+
+    if isinstance(source, (str, os.PathLike)):
+        job = JobInput(options, path=str(Path(source).resolve()))
+    elif getattr(source, "source_path", None) is not None:
+        job = JobInput(options, path=str(Path(source.source_path).resolve()))
+    else:
+        np.save(folder / FRAMES_FILE, np.ascontiguousarray(source.to_array()), allow_pickle=False)
+        job = JobInput(options, cineFields={
+            f.name: getattr(source, f.name) for f in fields(source) if f.name != "frames"
+        })
+    with open(folder / INPUT_FILE, "wb") as file:  # a dict: the worker runs as __main__
+        pickle.dump(vars(job), file, protocol=pickle.HIGHEST_PROTOCOL)
+    return job
+
+
+def readJobInput(folder: Path):
+    """(cine, options) of the job in ``folder``: the run read from its file, or memory-mapped."""
+    with open(folder / INPUT_FILE, "rb") as file:
+        job = JobInput(**pickle.load(file))
+    if job.path is not None:
+        from AngioSegLib.io.xa import read_xa
+
+        return read_xa(job.path), job.options
+    import numpy as np
+
+    from AngioSegLib.cine import CineRun
+
+    frames = np.load(folder / FRAMES_FILE, mmap_mode="r", allow_pickle=False)
+    return CineRun(frames=frames, **job.cineFields), job.options
+
+
 # --- worker side -----------------------------------------------------------------------------
 
 
@@ -219,7 +322,7 @@ def _emit(prefix: str, payload: dict | None = None) -> None:
 
 
 def runWorker(folder: Path) -> int:
-    """Run the pipeline on ``folder``/input.pkl and write ``folder``/result.pkl atomically."""
+    """Read the run, run the pipeline and write ``folder``/result.pkl atomically."""
     from AngioSegLib.errors import AngioSegError
     from AngioSegLib.pipeline import run
 
@@ -228,8 +331,7 @@ def runWorker(folder: Path) -> int:
                                 "message": event.message})
 
     try:
-        with open(folder / INPUT_FILE, "rb") as file:
-            cine, options = pickle.load(file)
+        cine, options = readJobInput(folder)
         result = run(cine, options, progress=progress)
         partial = folder / (RESULT_FILE + ".part")
         with open(partial, "wb") as file:
@@ -243,4 +345,8 @@ def runWorker(folder: Path) -> int:
 
 
 if __name__ == "__main__":
+    # Run as a script, this file's folder is sys.path[0]: drop it, so that the package's
+    # modules (options, results, ...) cannot shadow top-level modules of the same name.
+    if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
+        del sys.path[0]
     sys.exit(runWorker(Path(sys.argv[1])))

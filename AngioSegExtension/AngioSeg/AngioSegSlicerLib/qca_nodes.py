@@ -180,8 +180,7 @@ def summaryRows(result) -> list[tuple[str, str]]:
         ("Length unit", calibration.unit),
         ("Model", f"{result.model_name} {result.model_version}".strip()),
         ("Device", result.device),
-        ("Temporal filter", f"K = {options.temporal_k}, motion compensation "
-                            f"{'on' if options.motion_compensation else 'off'}"),
+        ("Temporal filter", temporalSummary(options.temporal)),
     ]
     analysis = result.analysis
     if analysis is not None and hasattr(analysis, "analysis_frame"):
@@ -189,6 +188,16 @@ def summaryRows(result) -> list[tuple[str, str]]:
     rows += [("Warning", w) for w in cine.warnings]
     rows.append(("Caution", "Research software, not a medical device."))
     return rows
+
+
+def temporalSummary(temporal) -> str:
+    """"K = 2, motion compensation on, reliability weights, medium flow, threshold 0.5"."""
+    def name(value) -> str:
+        return str(getattr(value, "value", value))
+
+    motion = "on" if temporal.motion_compensation else "off"
+    return (f"K = {temporal.k}, motion compensation {motion}, {name(temporal.weights)} weights, "
+            f"{name(temporal.flow_preset)} flow, threshold {temporal.threshold:g}")
 
 
 # --- charts --------------------------------------------------------------------------------

@@ -1,0 +1,117 @@
+"""A centerline's diameter profile ``D(s)``: between the lumen borders detected on the frame
+(:func:`image_profile`) or across the probability map (:func:`probability_profile`), smoothed
+along the vessel with a Gaussian of ``profile_sigma_mm`` (see :mod:`.analysis` for the method).
+
+Diameters are in the frame's unit (mm, or px on an uncalibrated run); NaN where a cross-section
+is not measurable (the lumen runs off the image), 0 where the lumen vanished.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from AngioSegLib.qca.centerline import CenterlineSegment
+from AngioSegLib.qca.diameter import leaves_image, profile_widths, sample_profiles
+from AngioSegLib.qca.lumen_edges import REFERENCE_WINDOW_PX, LumenBorders, detect_lumen_borders
+from AngioSegLib.qca.options import QcaOptions
+
+__all__ = ["EDGE_MARGIN_PX", "PROFILE_HALF_WIDTH_MARGIN_PX", "PROFILE_HALF_WIDTH_RADII",
+           "WEAK_RADIUS_FRACTION", "FrameData", "bridged_points", "image_profile",
+           "probability_profile", "rough_radius_px", "smooth_profile"]
+
+# Probability profiles are sampled across ± (PROFILE_HALF_WIDTH_RADII × the segment's largest
+# radius + PROFILE_HALF_WIDTH_MARGIN_PX) px: the whole lumen and its background on both sides.
+PROFILE_HALF_WIDTH_RADII = 2.5
+PROFILE_HALF_WIDTH_MARGIN_PX = 3.0
+EDGE_MARGIN_PX = 1.0  # beyond a border: a lumen reaching within this of the frame edge is cut
+# A vanished lumen is believed where the segmentation's radius is under this fraction of its
+# running maximum (over REFERENCE_WINDOW_PX), or on a bridged break.
+WEAK_RADIUS_FRACTION = 0.5
+
+
+@dataclass(frozen=True, eq=False)
+class FrameData:
+    """What every segment of one frame is measured with (arrays (H, W)); ``scale`` the length
+    of one pixel in ``unit`` ("mm" or "px")."""
+
+    probability: np.ndarray
+    mask: np.ndarray  # the segmentation, bridges drawn in
+    segmented: np.ndarray  # the segmentation as given
+    near_segmented: np.ndarray  # ... grown by one pixel (a smoothed centerline may graze out)
+    image: np.ndarray | None
+    densitometry: bool
+    diameter_px: np.ndarray  # 2 × distance transform of ``mask``
+    vessels: tuple[CenterlineSegment, ...]
+    frame: int
+    scale: float
+    unit: str
+    options: QcaOptions
+
+
+def smooth_profile(widths: np.ndarray, sigma_samples: float) -> np.ndarray:
+    """Gaussian along the vessel over the finite samples (NaN stay NaN)."""
+    finite = np.isfinite(widths)
+    if sigma_samples <= 0 or finite.sum() < 2:
+        return widths
+    filled = np.interp(np.arange(len(widths)), np.flatnonzero(finite), widths[finite])
+    return np.where(finite, ndimage.gaussian_filter1d(filled, sigma_samples, mode="nearest"),
+                    np.nan)
+
+
+def _pixels(points_rc: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) of the pixels nearest ``points_rc`` (N, 2), clipped to ``shape``."""
+    r, c = np.clip(np.round(points_rc).astype(int), 0, np.array(shape) - 1).T
+    return r, c
+
+
+def rough_radius_px(data: FrameData, centerline: CenterlineSegment) -> np.ndarray:
+    """(N,) the segmentation's radius (px, from its distance transform) along ``centerline``."""
+    r, c = _pixels(centerline.points_rc, data.mask.shape)
+    return 0.5 * data.diameter_px[r, c]
+
+
+def bridged_points(data: FrameData, centerline: CenterlineSegment) -> np.ndarray:
+    """(N,) centerline points off the given segmentation but on the bridged mask."""
+    r, c = _pixels(centerline.points_rc, data.mask.shape)
+    return (data.near_segmented[r, c] == 0) & (data.mask[r, c] > 0)
+
+
+def probability_profile(probability: np.ndarray, centerline: CenterlineSegment, scale: float,
+                        options: QcaOptions) -> np.ndarray:
+    """(N,) smoothed diameter (unit) along ``centerline`` measured on ``probability`` (H, W)."""
+    mask = probability >= options.level
+    radius = ndimage.distance_transform_edt(mask)
+    r, c = _pixels(centerline.points_rc, mask.shape)
+    half_width = (PROFILE_HALF_WIDTH_RADII * float(radius[r, c].max())
+                  + PROFILE_HALF_WIDTH_MARGIN_PX)
+    offsets, values = sample_profiles(probability, centerline.points_rc, centerline.normals_rc,
+                                      half_width)
+    widths = profile_widths(offsets, values, options.diameter_method, options.level)
+    # a lumen that runs off the image: a vessel cut by the frame edge would read as a narrowing
+    widths[leaves_image(centerline.points_rc, centerline.normals_rc,
+                        0.5 * np.nan_to_num(widths) + EDGE_MARGIN_PX, probability.shape)] = np.nan
+    step = float(centerline.arc_px[1] - centerline.arc_px[0])
+    return smooth_profile(widths, options.profile_sigma_mm / scale / step) * scale
+
+
+def image_profile(data: FrameData, centerline: CenterlineSegment
+                  ) -> tuple[np.ndarray, LumenBorders]:
+    """((N,) smoothed diameter (unit), the borders) along ``centerline`` detected on the frame."""
+    rough = rough_radius_px(data, centerline)
+    borders = detect_lumen_borders(data.image, centerline.points_rc, centerline.normals_rc,
+                                   rough)
+    # a vanished lumen is believed where the segmentation lost or halved the vessel too (a
+    # bridged break, a weak rough radius), not on a contrast dip alone
+    step_px = float(centerline.arc_px[1] - centerline.arc_px[0])
+    window = max(int(REFERENCE_WINDOW_PX / max(step_px, 1e-6)) | 1, 3)
+    weak = rough < WEAK_RADIUS_FRACTION * ndimage.maximum_filter1d(rough, window, mode="nearest")
+    gone = ~borders.lumen & (weak | bridged_points(data, centerline))
+    widths = np.where(gone, 0.0, borders.left_px + borders.right_px)
+    reach = np.maximum(borders.left_px, borders.right_px) + EDGE_MARGIN_PX
+    widths[leaves_image(centerline.points_rc, centerline.normals_rc, reach,
+                        data.image.shape)] = np.nan
+    sigma_samples = data.options.profile_sigma_mm / data.scale / step_px
+    return smooth_profile(widths, sigma_samples) * data.scale, borders

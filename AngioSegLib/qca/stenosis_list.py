@@ -1,0 +1,110 @@
+"""Which lesions are stenoses: the listing rules, and the stenosis list of a frame.
+
+A lesion is listed when %DS ≥ ``min_stenosis_percent`` and its reference is interpolated, or
+one-sided because a bifurcation ends the segment on the other side (an ostial lesion,
+:func:`is_ostial`); the vessel's healthy stretch stands out of the background noise by
+``min_vessel_snr`` (:func:`vessel_snr`); and the narrowing (RVD − MLD) is at least
+:data:`MIN_NARROWING_SNR` × the diameter profile's own noise (:func:`stands_out`). The decision
+is made once, when a segment is measured (``ProfileAnalysis.listed``); every output (console,
+tables, plots, SR) shows the lesions :func:`list_stenoses` gives.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import median_abs_deviation
+
+from AngioSegLib.qca.centerline import CenterlineSegment
+from AngioSegLib.qca.lumen_edges import LumenBorders
+from AngioSegLib.qca.options import DEFAULT_OPTIONS, QcaOptions
+from AngioSegLib.qca.profile_analysis import INTERPOLATED, ProfileAnalysis
+from AngioSegLib.qca.results import SegmentMeasures, Stenosis
+
+__all__ = ["MIN_NARROWING_SNR", "MIN_NOISE_SAMPLES", "is_listable", "is_ostial",
+           "list_stenoses", "stands_out", "vessel_snr"]
+
+MIN_NARROWING_SNR = 4.0  # a listed lesion's RVD − MLD over the diameter profile's noise SD
+MIN_NOISE_SAMPLES = 5  # healthy cross-sections needed to estimate that noise (else: listed)
+
+
+def is_ostial(start_is_junction: bool, end_is_junction: bool, lesion: ProfileAnalysis) -> bool:
+    """Whether a one-sided ``lesion`` lies at a branch's ostium: the segment leaves a bifurcation
+    at the side the lesion misses and ends free at the other (a branch's origin is its one
+    junction end)."""
+    if start_is_junction == end_is_junction:
+        return False
+    missing_start = lesion.reference_method == "distal only"
+    missing_end = lesion.reference_method == "proximal only"
+    return (missing_start and start_is_junction) or (missing_end and end_is_junction)
+
+
+def stands_out(lesion: ProfileAnalysis, diameter: np.ndarray) -> bool:
+    """Whether the narrowing (RVD − MLD) exceeds ``MIN_NARROWING_SNR`` × the profile's own noise
+    (robust SD of D − R over the healthy stretch the reference was fitted to); ``diameter`` (N,)
+    in the lesion's unit."""
+    if lesion.healthy is None or lesion.rvd is None or lesion.mld is None:
+        return True
+    residual = (diameter - lesion.reference)[lesion.healthy & np.isfinite(diameter)]
+    if len(residual) < MIN_NOISE_SAMPLES:
+        return True
+    noise = float(median_abs_deviation(residual, scale="normal"))
+    return lesion.rvd - lesion.mld >= MIN_NARROWING_SNR * noise
+
+
+def vessel_snr(borders: LumenBorders | None, healthy: np.ndarray | None) -> float | None:
+    """Median centre depth over the ``healthy`` (N,) stretch, in background noise SDs (None
+    without borders detected on the frame)."""
+    if borders is None or healthy is None or not healthy.any():
+        return None
+    return float(np.median(borders.depth[healthy]) / borders.noise)
+
+
+def is_listable(lesion: ProfileAnalysis, centerline: CenterlineSegment, options: QcaOptions,
+                on_vessel: bool, diameter: np.ndarray) -> bool:
+    """Whether the stenosis list holds ``lesion`` (see the module docstring)."""
+    severity = lesion.percent_diameter_stenosis
+    return (on_vessel and severity is not None and severity >= options.min_stenosis_percent
+            and stands_out(lesion, diameter)
+            and (lesion.reference_method == INTERPOLATED
+                 or is_ostial(centerline.start_is_junction, centerline.end_is_junction,
+                              lesion)))
+
+
+def list_stenoses(segments: tuple[SegmentMeasures, ...], options: QcaOptions = DEFAULT_OPTIONS
+                  ) -> tuple[Stenosis, ...]:
+    """Lesions (up to ``max_lesions`` per segment) with %DS ≥ ``min_stenosis_percent``, most
+    severe first: those with a proximal and a distal reference, and ostial ones (one side only,
+    the branch leaving a bifurcation on the other; see :func:`is_ostial`), on a vessel that
+    stands out of the background (``min_vessel_snr``). Other one-sided lesions (at a vessel tip,
+    the frame edge, between two junctions) are measured but not listed: there the narrowing
+    cannot be told from taper or a vessel leaving the frame. The segments' lesions carry the
+    decision (``listed``, made with the options they were measured with); ``options`` may only
+    raise ``min_stenosis_percent``."""
+    listed = [
+        _stenosis(m, lesion)
+        for m in segments
+        for lesion in m.listed_lesions
+        if lesion.percent_diameter_stenosis >= options.min_stenosis_percent
+    ]
+    return tuple(sorted(listed, key=lambda s: -s.percent_diameter_stenosis))
+
+
+def _stenosis(segment: SegmentMeasures, lesion: ProfileAnalysis) -> Stenosis:
+    """The listed form of one ``lesion`` of ``segment``."""
+    i = lesion.mld_index
+    through = bool(segment.bridged[i]) if segment.bridged is not None else False
+    if segment.bridged is not None and lesion.lesion_start is not None:
+        stretch = (segment.distance >= lesion.lesion_start) & (
+            segment.distance <= lesion.lesion_end)
+        through = through or bool(segment.bridged[stretch].any())
+    return Stenosis(
+        segment_id=segment.segment_id,
+        segment_label=segment.segment_label,
+        frame=segment.frame,
+        mld_position=float(segment.distance[i]),
+        position_rc=(float(segment.points_rc[i, 0]), float(segment.points_rc[i, 1])),
+        unit=segment.unit,
+        **lesion.measures(),
+        border_method=segment.border_method,
+        through_bridge=through,
+    )

@@ -1,0 +1,67 @@
+"""One diameter profile (:mod:`AngioSegLib.qca.profile_analysis`): the reference follows the
+taper, a lesion claims its zone, and a narrowing read twice is listed once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from AngioSegLib.qca.densitometric_mld import distinct_lesions
+from AngioSegLib.qca.profile_analysis import (
+    INTERPOLATED,
+    POINT_ZONE_RVD,
+    ZONE_MARGIN_RVD,
+    ProfileAnalysis,
+    analyze_lesions,
+    analyze_profile,
+    zone,
+)
+
+
+def test_a_narrowing_is_listed_once_when_two_lesions_read_it():
+    """A later lesion whose MLD lies in an earlier one's zone (stretch ± half its RVD) goes."""
+    distance = np.linspace(0.0, 40.0, 401)
+    reference = np.full(len(distance), 3.0)
+
+    def lesion(mld_at_mm, start, end):
+        i = int(np.argmin(np.abs(distance - mld_at_mm)))
+        return ProfileAnalysis(reference, 1.5, i, 3.0, start, end, INTERPOLATED)
+
+    first = lesion(10.0, 8.0, 12.0)
+    # 13 ≤ 12 + 1.5: in the first one's zone
+    assert distinct_lesions((first, lesion(13.0, 12.5, 16.0)), distance) == (first,)
+    later = lesion(20.0, 18.0, 22.0)
+    assert distinct_lesions((first, later), distance) == (first, later)
+
+
+def test_a_lesion_claims_its_stretch_or_a_point_zone():
+    distance = np.linspace(0.0, 40.0, 401)
+    reference = np.full(len(distance), 3.0)
+    stretch = ProfileAnalysis(reference, 1.5, 100, 3.0, 8.0, 12.0, INTERPOLATED)
+    assert zone(stretch, distance) == pytest.approx((8.0 - ZONE_MARGIN_RVD * 3.0,
+                                                     12.0 + ZONE_MARGIN_RVD * 3.0))
+    point = ProfileAnalysis(reference, 2.7, 100, 3.0, None, None, INTERPOLATED)
+    assert zone(point, distance) == pytest.approx((10.0 - POINT_ZONE_RVD * 3.0,
+                                                   10.0 + POINT_ZONE_RVD * 3.0))
+
+
+def test_profile_reference_follows_the_taper():
+    s = np.linspace(0, 40, 401)
+    reference = 3.5 - 0.04 * s
+    d = reference * (1 - 0.6 * np.exp(-0.5 * ((s - 25) / 1.2) ** 2))
+    result = analyze_profile(s, d, np.ones_like(s, bool))
+    assert result.rvd == pytest.approx(3.5 - 0.04 * 25, rel=0.01)
+    assert result.mld == pytest.approx(d.min(), rel=1e-9)
+    assert result.percent_diameter_stenosis == pytest.approx(60, abs=1.0)
+    healthy = analyze_profile(s, reference, np.ones_like(s, bool))
+    assert healthy.lesion_length is None
+    assert healthy.percent_diameter_stenosis == pytest.approx(0, abs=0.5)
+
+
+def test_two_narrowings_of_one_profile_are_two_lesions_most_severe_first():
+    s = np.linspace(0, 60, 601)
+    d = 3.0 * (1 - 0.5 * np.exp(-0.5 * ((s - 15) / 1.2) ** 2)
+               - 0.7 * np.exp(-0.5 * ((s - 42) / 1.2) ** 2))
+    lesions = analyze_lesions(s, d, np.ones_like(s, bool))
+    assert [round(x.percent_diameter_stenosis / 10) for x in lesions] == [7, 5]
+    assert analyze_profile(s, d[:3], np.ones(3, bool)).mld is None  # too short to analyse
