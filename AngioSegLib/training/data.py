@@ -60,7 +60,7 @@ TEACHER_GROW_PX = 2
 TEACHER_BORDER_PX = 8  # along the image border the teacher's vessels are taught as background
 COLLIMATION_PROBABILITY = 0.35
 WIRE_PROBABILITY = 0.25  # share of draws with guidewires
-CATHETER_PROBABILITY = 0.25  # share of draws with a catheter
+CATHETER_PROBABILITY = 0.0  # share of draws with a catheter (off: see cli/train.py --catheters)
 
 
 def make_sample(

@@ -77,7 +77,7 @@ class TrainOptions:
                                                      ("phantom", 0.15))
     collimation_probability: float = 0.35
     wire_probability: float = 0.25
-    catheter_probability: float = 0.25
+    catheter_probability: float = 0.0  # rendered catheters: measured, not adopted (see --catheters)
     segments: bool = False  # also train the coronary-segment head (ARCADE's label values)
     segment_weight: float = 0.5  # weight of the segment head's cross-entropy in the loss
     head_lr_factor: float = 3.0  # the segment head, new, learns at this × the learning rate
