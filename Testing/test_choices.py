@@ -75,3 +75,11 @@ def test_the_error_can_be_another_family_member():
                           "did you mean 'cenet-r34'?")
     assert closest_choice("MyBundel", ["MyBundle", "other"]) == "MyBundle"
     assert closest_choice("zzz", ["MyBundle"]) is None
+
+
+def test_a_misspelt_normalisation_in_a_bundle_is_named_with_the_closest_known_one():
+    from AngioSegLib.errors import ModelError
+    from AngioSegLib.model.normalise import check_normalisation
+
+    with pytest.raises(ModelError, match="did you mean 'flattened-inverted'"):
+        check_normalisation("flattened-invert")

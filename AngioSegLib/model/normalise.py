@@ -16,6 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from AngioSegLib.choices import closest_choice
 from AngioSegLib.errors import InputError, ModelError
 
 LOW_PERCENTILE, HIGH_PERCENTILE = 1.0, 99.0
@@ -44,8 +45,10 @@ def normalisation_record(name: str) -> dict:
 def check_normalisation(name: str) -> str:
     """``name`` if this version implements it, else a ModelError that lists the known ones."""
     if name not in NORMALISATIONS:
+        close = closest_choice(name, NORMALISATIONS)
+        hint = f"; did you mean {close!r}?" if close else ""
         raise ModelError(f"input normalisation {name!r} is not implemented by this version of "
-                         f"AngioSeg; known: {', '.join(NORMALISATIONS)}")
+                         f"AngioSeg; known: {', '.join(NORMALISATIONS)}{hint}")
     return name
 
 
