@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Union
 
 import qt
 import slicer
@@ -37,7 +37,7 @@ from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModuleWidget,
 )
 from slicer.util import VTKObservationMixin
-from vtkSlicerMarkupsModuleMRMLPython import vtkMRMLMarkupsLineNode
+from vtkSlicerMarkupsModuleMRMLPython import vtkMRMLMarkupsFiducialNode, vtkMRMLMarkupsLineNode
 from vtkSlicerSequencesModuleMRMLPython import vtkMRMLSequenceNode
 
 
@@ -72,7 +72,9 @@ def registerDicomPlugin():
 @parameterNodeWrapper
 class AngioSegParameterNode:
     """What the user chose; AngioSegSlicerLib.options.pipelineOptions reads it by these names
-    (the defaults are the library's). ``catheterFrench`` 0 = no catheter calibration."""
+    (the defaults are the library's). ``catheterFrench`` 0 = no catheter calibration;
+    ``qcaShownFrame`` off = QCA frame chosen from the filling curve; no ``qcaSegment`` = every
+    vessel (else its two points, proximal first)."""
 
     inputSequence: vtkMRMLSequenceNode
     model: str
@@ -80,6 +82,10 @@ class AngioSegParameterNode:
     createSegmentation: bool
     catheterFrench: Annotated[float, WithinRange(0.0, 12.0), Default(0.0)]
     catheterLine: vtkMRMLMarkupsLineNode
+    qcaShownFrame: bool
+    # typing.Union, not "|" (the wrapper recognises only typing.Union), with None (else it
+    # cannot store "no segment")
+    qcaSegment: Union[vtkMRMLMarkupsLineNode, vtkMRMLMarkupsFiducialNode, None]  # noqa: UP007
     # Advanced: the stage options
     device: Annotated[str, Choice(DEVICE_CHOICES), Default("auto")]
     precision: Annotated[str, Choice(PRECISION_CHOICES), Default("auto")]
@@ -360,11 +366,15 @@ class AngioSegLogic(ScriptedLoadableModuleLogic):
         return mrml.cineFromSequence(sequenceNode, sourceCine)
 
     def prepare(self, sequenceNode, params):
-        """(cine, PipelineOptions) from the parameter node (mapped by ``pipelineOptions``)."""
+        """(cine, PipelineOptions) from the parameter node (mapped by ``pipelineOptions``); the
+        catheter line, QCA segment and "analyse the frame shown" refer to the frame shown."""
         cine = self.readCine(sequenceNode)
         points, frame = (mrml.linePointsOnShownFrame(sequenceNode, params.catheterLine)
                          if params.catheterFrench > 0 else (None, 0))
-        return cine, pipelineOptions(params, catheterPoints=points, catheterFrame=frame)
+        qcaFrame = mrml.shownFrameIndex(sequenceNode) if params.qcaShownFrame else None
+        segment = mrml.segmentPointsOnShownFrame(sequenceNode, params.qcaSegment)
+        return cine, pipelineOptions(params, catheterPoints=points, catheterFrame=frame,
+                                     qcaFrame=qcaFrame, segmentPoints=segment)
 
     # --- running ---
 

@@ -68,6 +68,7 @@ def stubModules(slicer) -> dict[str, types.ModuleType]:
     wrapper.parameterNodeWrapper = lambda cls: cls
     markups = types.ModuleType("vtkSlicerMarkupsModuleMRMLPython")
     markups.vtkMRMLMarkupsLineNode = slicer.vtkMRMLMarkupsLineNode
+    markups.vtkMRMLMarkupsFiducialNode = slicer.vtkMRMLMarkupsFiducialNode
     sequences = types.ModuleType("vtkSlicerSequencesModuleMRMLPython")
     sequences.vtkMRMLSequenceNode = slicer.vtkMRMLSequenceNode
     dicomlib = types.ModuleType("DICOMLib")

@@ -123,10 +123,65 @@ def test_prepare_maps_the_parameter_node(logic, scene, small_cine):
         logic.prepare(sequence, _Params(PanelValues(catheterFrench=6.0), catheterLine=None))
 
 
-class _Params:
-    """A parameter node stand-in: the PanelValues fields plus the catheter line node."""
+def _placePoints(markups, frameNode, points_rc) -> None:
+    """Control points at the (row, col) pixels of ``frameNode``, in order."""
+    for row, col in points_rc:
+        markups.AddControlPointWorld(list((matrix_of(frameNode) @ [col, row, 0.0, 1.0])[:3]))
 
-    def __init__(self, values, catheterLine=None) -> None:
+
+def test_prepare_takes_the_frame_shown_and_the_segment_for_qca(logic, scene, small_cine):
+    from AngioSegSlicerLib.options import PanelValues
+
+    sequence = M.addVolumeSequence(scene, small_cine)
+    M.sequenceBrowser(scene, sequence).SetSelectedItemNumber(2)
+    line = scene.AddNewNodeByClass("vtkMRMLMarkupsLineNode", "segment")
+    _placePoints(line, sequence.GetNthDataNode(2), ((50.0, 8.0), (12.0, 40.0)))
+    _, automatic = logic.prepare(sequence, _Params(PanelValues(), qcaSegment=None))
+    assert automatic.qca.analysis_frame is None and automatic.qca.segment_points is None
+    _, options = logic.prepare(sequence, _Params(PanelValues(densitometricMld=False),
+                                                 qcaShownFrame=True, qcaSegment=line))
+    assert options.qca.analysis_frame == 2 and options.qca.mld_method.value == "edge"
+    np.testing.assert_allclose(options.qca.segment_points, ((50.0, 8.0), (12.0, 40.0)),
+                               atol=1e-6)
+    line.RemoveNthControlPoint(1)
+    with pytest.raises(ValueError, match="QCA segment 'segment' needs two points.*found 1"):
+        logic.prepare(sequence, _Params(PanelValues(), qcaSegment=line))
+
+
+def test_process_measures_the_users_frame_and_segment(logic, scene, phantom, untrained_bundle):
+    """End to end on a 4-frame 96² phantom: the frame shown is QCA's frame, the segment the one
+    traced between the user's points, and the summary table says the user chose them."""
+    from AngioSegSlicerLib.options import PanelValues
+    from slicer_helpers import column
+
+    frame = 1
+    sequence = M.addVolumeSequence(scene, phantom.cine)
+    M.sequenceBrowser(scene, sequence).SetSelectedItemNumber(frame)
+    vessel = max(phantom.centerlines[frame], key=lambda c: len(c.points_rc)).points_rc
+    start, end = vessel[len(vessel) // 5], vessel[3 * len(vessel) // 5]
+    line = scene.AddNewNodeByClass("vtkMRMLMarkupsLineNode", "segment")
+    _placePoints(line, sequence.GetNthDataNode(frame), (start, end))
+    params = _Params(PanelValues(model=str(untrained_bundle), device="cpu", temporalK=1),
+                     qcaShownFrame=True, qcaSegment=line)
+    _, options = logic.prepare(sequence, params)
+    outputs = logic.process(sequence, options, showResult=False)
+    assert logic.shown == []
+    analysis = logic.results.get(outputs.labelSequence.GetID()).analysis
+    assert analysis.analysis_frame == frame and analysis.analysis_rule == "chosen by the user"
+    (segment,) = analysis.segments
+    assert segment.user_defined
+    items = dict(zip(column(outputs.summaryTable, "Item"), column(outputs.summaryTable, "Value"),
+                     strict=True))
+    assert items["Analysis frame"] == f"{frame}, chosen by the user"
+    assert items["QCA segment"].startswith("chosen by the user: from (row ")
+
+
+class _Params:
+    """A parameter node stand-in: the PanelValues fields plus the node and frame choices."""
+
+    def __init__(self, values, catheterLine=None, qcaShownFrame=False, qcaSegment=None) -> None:
         for field in dataclasses.fields(values):
             setattr(self, field.name, getattr(values, field.name))
         self.catheterLine = catheterLine
+        self.qcaShownFrame = qcaShownFrame
+        self.qcaSegment = qcaSegment

@@ -86,3 +86,21 @@ def test_the_advanced_section_binds_every_stage_option():
              if p.get("name") == "SlicerParameterName"}
     assert bound == {"device", "precision", "scale", "fieldOfView", "temporalK",
                      "motionCompensation", "temporalWeights", "flowPreset", "threshold"}
+
+
+def test_a_union_of_node_types_is_a_typing_union_with_none():
+    """The parameter node wrapper binds a selector of several node types only to a
+    ``typing.Union`` (not ``A | B``), and stores "none selected" only when None is in it."""
+    tree = ast.parse((MODULE_DIR / "AngioSeg.py").read_text())
+    (node,) = [n for n in tree.body if isinstance(n, ast.ClassDef)
+               and n.name == "AngioSegParameterNode"]
+    unions = {item.target.id: item.annotation for item in node.body
+              if isinstance(item, ast.AnnAssign) and isinstance(item.annotation, ast.Subscript)
+              and getattr(item.annotation.value, "id", "") == "Union"}
+    assert "qcaSegment" in unions
+    for name, annotation in unions.items():
+        members = [ast.unparse(e) for e in annotation.slice.elts]
+        assert members[-1] == "None", f"{name}: {members}"
+    binops = [item.target.id for item in node.body if isinstance(item, ast.AnnAssign)
+              and isinstance(item.annotation, ast.BinOp)]
+    assert binops == [], f"use typing.Union for {binops}"

@@ -331,3 +331,33 @@ def test_a_catheter_line_maps_to_row_col_on_the_frame_shown(scene, phantom):
     points, index = M.linePointsOnShownFrame(sequence, line)
     assert index == 2
     np.testing.assert_allclose(points, ((30.0, 12.0), (31.0, 40.0)), atol=1e-6)
+
+
+def test_a_qca_segment_maps_to_row_col_proximal_first_on_the_frame_shown(scene, phantom):
+    sequence = M.addVolumeSequence(scene, phantom.cine)
+    assert M.shownFrameIndex(sequence) == 0
+    M.sequenceBrowser(scene, sequence).SetSelectedItemNumber(3)
+    assert M.shownFrameIndex(sequence) == 3
+    frame = sequence.GetNthDataNode(3)
+    assert M.segmentPointsOnShownFrame(sequence, None) is None  # every vessel
+    for kind in ("vtkMRMLMarkupsLineNode", "vtkMRMLMarkupsFiducialNode"):
+        markups = scene.AddNewNodeByClass(kind, "segment")
+        for row, col in ((70.0, 5.5), (20.0, 60.0)):  # proximal (start) first
+            markups.AddControlPointWorld(list((matrix_of(frame) @ [col, row, 0.0, 1.0])[:3]))
+        points = M.segmentPointsOnShownFrame(sequence, markups)
+        np.testing.assert_allclose(points, ((70.0, 5.5), (20.0, 60.0)), atol=1e-6)
+
+
+def test_a_qca_segment_without_two_points_on_the_frame_is_refused(scene, phantom):
+    sequence = M.addVolumeSequence(scene, phantom.cine)
+    frame = sequence.GetNthDataNode(0)
+    line = scene.AddNewNodeByClass("vtkMRMLMarkupsLineNode", "LAD segment")
+    with pytest.raises(InputError, match="'LAD segment' needs two points.*found 0"):
+        M.segmentPointsOnShownFrame(sequence, line)
+    line.AddControlPointWorld(list((matrix_of(frame) @ [10.0, 10.0, 0.0, 1.0])[:3]))
+    with pytest.raises(InputError, match="needs two points, its start \\(proximal\\).*found 1"):
+        M.segmentPointsOnShownFrame(sequence, line)
+    line.AddControlPointWorld(list((matrix_of(frame) @ [120.0, 40.0, 0.0, 1.0])[:3]))
+    with pytest.raises(InputError, match=r"end point \(row 40.0, column 120.0\) lies outside "
+                                         r"the 96×96 frame"):
+        M.segmentPointsOnShownFrame(sequence, line)

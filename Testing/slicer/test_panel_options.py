@@ -49,6 +49,31 @@ def test_the_catheter_line_becomes_the_catheter_calibration():
     assert pipelineOptions(PanelValues(), catheterPoints=points).catheter is None
 
 
+def test_the_users_frame_and_segment_reach_qca_proximal_first():
+    # the start (proximal) is below and left of the end: the order must not be "tidied"
+    points = ((70.0, 5.5), (20, 60))
+    options = pipelineOptions(PanelValues(densitometricMld=False), qcaFrame=3,
+                              segmentPoints=points)
+    assert options.qca == QcaOptions(mld_method="edge", analysis_frame=3,
+                                     segment_points=((70.0, 5.5), (20.0, 60.0)))
+    assert options.qca.segment_points[0] == (70.0, 5.5)
+    frameOnly = pipelineOptions(PanelValues(), qcaFrame=0).qca
+    assert frameOnly.analysis_frame == 0 and frameOnly.segment_points is None
+
+
+def test_without_a_frame_or_segment_qca_chooses_automatically():
+    qca = pipelineOptions(PanelValues(), catheterPoints=((1.0, 2.0), (3.0, 4.0))).qca
+    assert qca.analysis_frame is None and qca.segment_points is None
+    assert qca == QcaOptions()
+
+
+def test_a_segment_that_is_not_two_pixels_gets_the_librarys_message():
+    with pytest.raises(InputError, match=r"segment_points must be two \(row, col\) pixels"):
+        pipelineOptions(PanelValues(), segmentPoints=((1.0, 2.0),))
+    with pytest.raises(InputError, match="analysis frame must be 0 or more, found -1"):
+        pipelineOptions(PanelValues(), qcaFrame=-1)
+
+
 def test_a_french_size_without_a_line_is_refused():
     with pytest.raises(InputError, match="needs a line with two points across the catheter"):
         pipelineOptions(PanelValues(catheterFrench=6.0))

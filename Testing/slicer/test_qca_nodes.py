@@ -77,3 +77,30 @@ def test_summary_names_the_temporal_stage_options(scene, qca_result):
     _, _, summary = Q.addTables(scene, qca_result, "XA")
     items = dict(zip(column(summary, "Item"), column(summary, "Value"), strict=True))
     assert items["Temporal filter"] == Q.temporalSummary(qca_result.options.temporal)
+
+
+def _summaryItems(scene, result) -> dict[str, str]:
+    _, _, summary = Q.addTables(scene, result, "XA")
+    return dict(zip(column(summary, "Item"), column(summary, "Value"), strict=True))
+
+
+def test_summary_says_who_chose_the_analysis_frame_and_segment(scene, phantom, qca_result):
+    from AngioSegLib.qca.measures import analyze_run
+    from AngioSegLib.qca.options import QcaOptions
+
+    items = _summaryItems(scene, qca_result)
+    frame = qca_result.analysis.analysis_frame
+    assert items["Analysis frame"] == (f"{frame}, chosen automatically: "
+                                       f"{qca_result.analysis.analysis_rule}")
+    assert items["QCA segment"] == "every vessel"
+    vessel = phantom.centerlines[1][0].points_rc
+    start, end = vessel[len(vessel) // 5], vessel[3 * len(vessel) // 5]
+    options = QcaOptions(analysis_frame=1, segment_points=(tuple(start), tuple(end)))
+    masks = qca_result.masks
+    user = dataclasses.replace(qca_result, analysis=analyze_run(
+        qca_result.cine, masks.astype(np.float32), masks, options))
+    items = _summaryItems(scene, user)
+    assert items["Analysis frame"] == "1, chosen by the user"
+    assert items["QCA segment"] == (
+        f"chosen by the user: from (row {start[0]:.0f}, column {start[1]:.0f}) to "
+        f"(row {end[0]:.0f}, column {end[1]:.0f}) px, proximal first")

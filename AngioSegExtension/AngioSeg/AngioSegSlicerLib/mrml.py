@@ -210,17 +210,52 @@ def rowColFromRas(volumeNode, pointRas: Sequence[float]) -> tuple[float, float]:
     return float(j), float(i)
 
 
+def shownFrameIndex(sequenceNode) -> int:
+    """The index of the frame the sequence's browser shows (0 without a browser)."""
+    browser = sequenceBrowser(sequenceNode.GetScene(), sequenceNode)
+    return max(browser.GetSelectedItemNumber(), 0) if browser is not None else 0
+
+
 def linePointsOnShownFrame(sequenceNode, lineNode):
     """((row, col), (row, col)) of a markups line's two points on the frame its browser shows,
     and that frame's index; (None, 0) without a line of two points (catheter calibration)."""
     if lineNode is None or lineNode.GetNumberOfControlPoints() < 2:
         return None, 0
-    browser = sequenceBrowser(sequenceNode.GetScene(), sequenceNode)
-    frame = browser.GetSelectedItemNumber() if browser is not None else 0
+    frame = shownFrameIndex(sequenceNode)
     frameNode = sequenceNode.GetNthDataNode(frame)
     points = tuple(rowColFromRas(frameNode, lineNode.GetNthControlPointPositionWorld(i))
                    for i in (0, 1))
     return points, frame
+
+
+def segmentPointsOnShownFrame(sequenceNode, markupsNode):
+    """((row, col), (row, col)) of the QCA segment's start (proximal) and end: the two points of
+    a markups line or point list, in pixels of the frame shown; None without a node (QCA then
+    measures every vessel).
+
+    An error, with what was found, for a node without exactly two placed points or a point off
+    the frame (found here, before the run, rather than by QCA after the segmentation).
+    """
+    if markupsNode is None:
+        return None
+    count = markupsNode.GetNumberOfDefinedControlPoints()
+    if count != 2:
+        raise inputError(
+            f"the QCA segment '{markupsNode.GetName()}' needs two points, its start (proximal) "
+            f"then its end, found {count}; place them on the vessel, or choose no segment to "
+            "measure every vessel"
+        )
+    frameNode = sequenceNode.GetNthDataNode(shownFrameIndex(sequenceNode))
+    columns, rows, _ = frameNode.GetImageData().GetDimensions()
+    points = tuple(rowColFromRas(frameNode, markupsNode.GetNthControlPointPositionWorld(i))
+                   for i in (0, 1))
+    for (row, col), name in zip(points, ("start", "end"), strict=True):
+        if not (0 <= row <= rows - 1 and 0 <= col <= columns - 1):
+            raise inputError(
+                f"the QCA segment's {name} point (row {row:.1f}, column {col:.1f}) lies outside "
+                f"the {rows}×{columns} frame: place both points on the image"
+            )
+    return points
 
 
 # --- CineRun -> volume sequence (tests, self-test, SEG import) -------------------------------

@@ -4,8 +4,9 @@ The widget binds its controls to the parameter node; :func:`pipelineOptions` rea
 by name (from the parameter node, or from a :class:`PanelValues` in scripts and tests) and
 composes the stage options: inference (device, precision, scale, field of view), temporal
 filter (K, motion compensation, weights, optical-flow preset, threshold), catheter calibration
-and QCA. The choices offered by the combo boxes are listed here, not imported from AngioSegLib,
-so that the panel is built before AngioSegLib is installed (a test keeps them equal).
+and QCA (MLD method, and the user's analysis frame and segment when given). The choices offered
+by the combo boxes are listed here, not imported from AngioSegLib, so that the panel is built
+before AngioSegLib is installed (a test keeps them equal).
 """
 
 from __future__ import annotations
@@ -42,12 +43,16 @@ class PanelValues:
 
 
 def pipelineOptions(values, catheterPoints: tuple[Point, Point] | None = None,
-                    catheterFrame: int = 0):
+                    catheterFrame: int = 0, qcaFrame: int | None = None,
+                    segmentPoints: tuple[Point, Point] | None = None):
     """The PipelineOptions of ``values`` (a :class:`PanelValues` or the parameter node).
 
     ``catheterPoints`` are the two (row, col) pixels of the line drawn across the catheter on
-    frame ``catheterFrame``; they are needed when ``values.catheterFrench`` > 0. Invalid values
-    raise AngioSegLib's InputError with the stage's own message.
+    frame ``catheterFrame``; they are needed when ``values.catheterFrench`` > 0. ``qcaFrame`` is
+    the frame QCA measures (None: chosen from the filling curve) and ``segmentPoints`` the
+    (row, col) pixels of the analysis segment's start and end, proximal first, kept in that
+    order (None: every vessel). Invalid values raise AngioSegLib's InputError with the stage's
+    own message.
     """
     from AngioSegLib.errors import InputError
     from AngioSegLib.pipeline import CatheterCalibration, PipelineOptions
@@ -77,5 +82,10 @@ def pipelineOptions(values, catheterPoints: tuple[Point, Point] | None = None,
             threshold=float(values.threshold),
         ),
         catheter=catheter,
-        qca=QcaOptions(mld_method="densitometric" if values.densitometricMld else "edge"),
+        qca=QcaOptions(
+            mld_method="densitometric" if values.densitometricMld else "edge",
+            analysis_frame=None if qcaFrame is None else int(qcaFrame),
+            segment_points=None if segmentPoints is None else tuple(
+                tuple(float(v) for v in point) for point in segmentPoints),
+        ),
     )

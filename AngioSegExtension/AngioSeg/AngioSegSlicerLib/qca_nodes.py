@@ -166,7 +166,8 @@ def addTables(scene, result, name: str):
 
 
 def summaryRows(result) -> list[tuple[str, str]]:
-    """(item, value) rows: input, calibration and its source, model, filter, warnings."""
+    """(item, value) rows: input, calibration and its source, model, filter, the QCA frame and
+    segment (and who chose them), warnings."""
     cine = result.cine
     calibration = cine.calibration
     spacing = (f"{calibration.mm_per_pixel:.4f} mm/pixel" if calibration.is_calibrated
@@ -184,10 +185,32 @@ def summaryRows(result) -> list[tuple[str, str]]:
     ]
     analysis = result.analysis
     if analysis is not None and hasattr(analysis, "analysis_frame"):
-        rows.append(("Analysis frame", str(analysis.analysis_frame)))
+        qca = getattr(analysis, "options", None) or getattr(options, "qca", None)
+        rows.append(("Analysis frame", analysisFrameText(analysis, qca)))
+        rows.append(("QCA segment", segmentText(qca)))
     rows += [("Warning", w) for w in cine.warnings]
     rows.append(("Caution", "Research software, not a medical device."))
     return rows
+
+
+def analysisFrameText(analysis, qca) -> str:
+    """"4, chosen by the user" when ``qca.analysis_frame`` was set, else "7, chosen
+    automatically: <the rule>" (the RunAnalysis's ``analysis_rule``)."""
+    frame = analysis.analysis_frame
+    if qca is not None and qca.analysis_frame is not None:
+        return f"{frame}, chosen by the user"
+    rule = getattr(analysis, "analysis_rule", "")
+    return f"{frame}, chosen automatically" + (f": {rule}" if rule else "")
+
+
+def segmentText(qca) -> str:
+    """The user's segment, "from (row, col) to (row, col) px, proximal first", or every vessel."""
+    points = getattr(qca, "segment_points", None)
+    if points is None:
+        return "every vessel"
+    (r0, c0), (r1, c1) = points
+    return (f"chosen by the user: from (row {r0:.0f}, column {c0:.0f}) to (row {r1:.0f}, "
+            f"column {c1:.0f}) px, proximal first")
 
 
 def temporalSummary(temporal) -> str:
