@@ -101,7 +101,9 @@ _PARTS = (("inference", InferenceOptions, False), ("temporal", TemporalOptions, 
 
 @dataclass(frozen=True)
 class Result:
-    """Everything a run produced. Probabilities float32 (T,H,W) in [0,1]; masks uint8 {0,1}."""
+    """Everything a run produced. Probabilities float32 (T,H,W) in [0,1] (from :func:`run`: a
+    read-only memmap of a temporary file, see :mod:`AngioSegLib.io.frame_spill`); masks uint8
+    {0,1}. ``cine`` is the run as given (its frames still lazy), with the catheter calibration."""
 
     cine: CineRun
     options: PipelineOptions
@@ -153,67 +155,37 @@ def run(
     progress: ProgressCallback = no_progress,
     segmenter: Segmenter | None = None,
 ) -> Result:
-    """Segment, filter and measure every frame of ``cine``; pass ``segmenter`` to reuse a model."""
-    from AngioSegLib.temporal.filter import filter_probabilities
+    """Segment, filter and measure every frame of ``cine``; pass ``segmenter`` to reuse a model.
+
+    The stages stream over the frames (see :mod:`AngioSegLib.pipeline_stream`): memory holds a
+    window of 2K+1 frames, the masks (1 byte a pixel and frame) and, for a model with a segment
+    head, the coronary-segment labels (as many); ``Result.probabilities`` is a read-only
+    :class:`numpy.memmap` of a temporary file (4 bytes a pixel and frame on disk).
+    """
+    from AngioSegLib.pipeline_stream import stream_run
 
     options = options or PipelineOptions()
     timings: dict[str, float] = {}
 
     start = time.perf_counter()
     cine = apply_catheter_calibration(cine, options.catheter)
-    # Decode once: segmentation, optical flow, QCA and the outputs all read every frame
-    # (a 1024² × 200-frame 16-bit run is 400 MB).
-    cine = replace(cine, frames=cine.to_array())
     timings["decode"] = time.perf_counter() - start
 
     start = time.perf_counter()
     if segmenter is None:
         progress(Progress("load model", 0, 1, "loading the segmentation model"))
         segmenter = make_segmenter(options)
-    segmentation = segmenter.segment_run(cine, progress=progress)
-    timings["segment"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    temporal = filter_probabilities(
-        segmentation.probabilities, cine.to_array(), options.temporal, progress=progress
-    )
-    timings["temporal"] = time.perf_counter() - start
-    classes = segmentation.classes
-    del segmentation  # the unfiltered probabilities (4 bytes a pixel and frame) are not kept
-
-    anatomy = None
-    if classes is not None:
-        from AngioSegLib.anatomy.segments import name_vessels
-
-        start = time.perf_counter()
-        progress(Progress("anatomy", 0, 1, "naming the coronary segments"))
-        anatomy = name_vessels(classes, temporal.masks, temporal.flows, options.temporal.k)
-        progress(Progress("anatomy", 1, 1, "coronary segments named"))
-        timings["anatomy"] = time.perf_counter() - start
-
-    analysis = None
-    if options.qca is not None:
-        from AngioSegLib.qca.measures import analyze_run
-
-        start = time.perf_counter()
-        analysis = analyze_run(cine, temporal.probabilities, temporal.masks, options.qca,
-                               progress=progress)
-        if anatomy is not None:
-            from AngioSegLib.anatomy.segments import name_analysis
-
-            analysis = name_analysis(analysis, anatomy)
-        timings["quantify"] = time.perf_counter() - start
-
+    timings["segment"] = time.perf_counter() - start  # the model's loading counts as segmenting
+    streamed = stream_run(cine, options, segmenter, progress, timings)
     return Result(
         cine=cine,
         options=options,
-        probabilities=temporal.probabilities,
-        masks=temporal.masks,
-        anatomy=anatomy,
-        analysis=analysis,
+        probabilities=streamed.probabilities,
+        masks=streamed.masks,
+        anatomy=streamed.anatomy,
+        analysis=streamed.analysis,
         model_name=segmenter.model_name,
         model_version=segmenter.model_version,
         device=segmenter.device_label,
         timings_s=timings,
     )
-

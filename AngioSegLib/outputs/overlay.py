@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from AngioSegLib.cine import FrameSource
 from AngioSegLib.errors import InputError
 from AngioSegLib.io.atomic import atomic_write
 
@@ -38,9 +39,13 @@ FrameMarker = tuple[float, float, str]  # (row, col, label) on one frame
 RunMarker = tuple[int, float, float, str]  # (frame, row, col, label)
 
 
-def intensity_window(frames: np.ndarray) -> tuple[float, float]:
-    """The 0.5th and 99.5th percentiles of ``frames`` (sampled every 4th pixel for speed)."""
-    sample = np.asarray(frames)[..., ::4, ::4] if np.ndim(frames) >= 2 else np.asarray(frames)
+def intensity_window(frames: np.ndarray | FrameSource) -> tuple[float, float]:
+    """The 0.5th and 99.5th percentiles of ``frames`` (sampled every 4th pixel for speed); a lazy
+    (T, H, W) source is read one frame at a time (only the samples are kept)."""
+    if isinstance(frames, FrameSource) and not isinstance(frames, np.ndarray):
+        sample = np.stack([np.asarray(frames[t])[::4, ::4] for t in range(frames.shape[0])])
+    else:
+        sample = np.asarray(frames)[..., ::4, ::4] if np.ndim(frames) >= 2 else np.asarray(frames)
     low, high = np.percentile(sample, (0.5, 99.5))
     return float(low), float(high)
 
@@ -131,11 +136,16 @@ def _draw(gray: np.ndarray, mask: np.ndarray, markers: Sequence[FrameMarker]) ->
     return rgb
 
 
-def _check_run(frames: np.ndarray, masks: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
-    frames, masks = np.asarray(frames), np.asarray(masks)
-    if frames.ndim != 3 or frames.shape != masks.shape or frames.shape[0] == 0:
+def _check_run(frames: np.ndarray | FrameSource, masks: np.ndarray,
+               fps: float) -> tuple[np.ndarray | FrameSource, np.ndarray]:
+    """``frames`` as an array, or as it is when it is a lazy source (read a frame at a time)."""
+    if not isinstance(frames, FrameSource) or isinstance(frames, np.ndarray):
+        frames = np.asarray(frames)
+    masks = np.asarray(masks)
+    shape = tuple(frames.shape)
+    if len(shape) != 3 or shape != masks.shape or shape[0] == 0:
         raise InputError(
-            f"frames and masks must both be (T, H, W) with the same shape, found {frames.shape} "
+            f"frames and masks must both be (T, H, W) with the same shape, found {shape} "
             f"and {masks.shape}"
         )
     if not (np.isfinite(fps) and fps > 0):
@@ -157,10 +167,11 @@ def _markers_by_frame(
 
 def _rendered(
     frames: np.ndarray, masks: np.ndarray, fps: float, markers: Iterable[RunMarker] | None,
-    indices: Sequence[int],
+    indices: Sequence[int], window: tuple[float, float] | None = None,
 ):
-    """Yield the RGB overlay of each frame in ``indices`` (windowed once for the run)."""
-    window = intensity_window(frames)
+    """Yield the RGB overlay of each frame in ``indices`` (windowed once for the run: ``window``,
+    or :func:`intensity_window` of ``frames``)."""
+    window = intensity_window(frames) if window is None else window
     per_frame = _markers_by_frame(markers, len(frames), fps)
     for t in indices:
         yield _draw(normalize_to_uint8(frames[t], window), masks[t], per_frame[t])
@@ -174,10 +185,13 @@ def write_overlay_video(
     fps: float,
     stenosis_markers: Iterable[RunMarker] | None = None,
     force: bool = False,
+    window: tuple[float, float] | None = None,
 ) -> Path:
     """Write the overlay of every frame as H.264 MP4 (yuv420p; odd sizes padded to even).
 
-    ``frames`` and ``masks`` are (T, H, W); ``stenosis_markers`` are (frame, row, col, label).
+    ``frames`` (an array or a lazy source, read a frame at a time) and ``masks`` are (T, H, W);
+    ``stenosis_markers`` are (frame, row, col, label); ``window`` the grey window (low, high)
+    (default: :func:`intensity_window` of the frames).
     """
     import av
 
@@ -189,7 +203,8 @@ def write_overlay_video(
         stream.width, stream.height = width + width % 2, height + height % 2
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": "18", "preset": "veryfast"}
-        for rgb in _rendered(frames, masks, fps, stenosis_markers, range(len(frames))):
+        for rgb in _rendered(frames, masks, fps, stenosis_markers, range(len(frames)),
+                            window):
             image = np.pad(rgb, pad, mode="edge")
             out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         out.mux(stream.encode())
@@ -206,12 +221,13 @@ def write_preview_gif(
     max_frames: int = 24,
     max_size_px: int = 256,
     force: bool = False,
+    window: tuple[float, float] | None = None,
 ) -> Path:
     """Write a small looping animated preview (GIF) of the overlay for the HTML report.
 
     At most ``max_frames`` frames, evenly spread over the run and always including the frames
     with stenosis markers, each downscaled so its longer side is at most ``max_size_px``; the
-    preview plays in real time.
+    preview plays in real time. ``frames`` and ``window`` as for :func:`write_overlay_video`.
     """
     from PIL import Image
 
@@ -225,7 +241,7 @@ def write_preview_gif(
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
     images = [
         Image.fromarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
-        for rgb in _rendered(frames, masks, fps, markers, indices)
+        for rgb in _rendered(frames, masks, fps, markers, indices, window)
     ]
     duration_ms = round(1000 * n / fps / len(images))
     with atomic_write(path, force=force) as tmp:

@@ -298,13 +298,18 @@ def _write_anatomy(result: Result, staging: Path) -> None:
 
 
 def _write_video(result: Result, staging: Path) -> None:
-    from AngioSegLib.outputs.overlay import write_overlay_video, write_preview_gif
+    from AngioSegLib.outputs.overlay import (
+        intensity_window,
+        write_overlay_video,
+        write_preview_gif,
+    )
     from AngioSegLib.outputs.report import stenosis_markers
 
-    frames = result.cine.to_array()
+    frames = result.cine.frames  # a lazy run is read a frame at a time, never decoded whole
     markers = stenosis_markers(result)
     fps = result.cine.frame_rate_hz or 15.0
+    window = intensity_window(frames)
     write_overlay_video(frames, result.masks, staging / "overlay.mp4", fps=fps,
-                        stenosis_markers=markers)
+                        stenosis_markers=markers, window=window)
     write_preview_gif(frames, result.masks, staging / "preview.gif", fps=fps,
-                      stenosis_markers=markers)
+                      stenosis_markers=markers, window=window)

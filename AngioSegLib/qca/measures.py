@@ -48,6 +48,7 @@ __all__ = [
     "FrameMeasures",
     "QcaOptions",
     "RunAnalysis",
+    "RunMeasurer",
     "SegmentMeasures",
     "Stenosis",
     "analyze_run",
@@ -246,29 +247,70 @@ def analyze_run(cine: CineRun, probabilities: np.ndarray, masks: np.ndarray,
     """Measure every frame, the filling curve, and QCA on the analysis frame (see module doc)."""
     probabilities, masks = np.asarray(probabilities), np.asarray(masks)
     _check_inputs(cine, probabilities, masks)
-    calibration, times = cine.calibration, cine.frame_times_s
-    total = cine.n_frames + 1
-    per_frame = []
+    measure = RunMeasurer(cine, options, progress)
     for i, frame in enumerate(cine.iter_frames()):
+        measure.add(frame, masks[i])
+    return measure.finish(probabilities[measure.analysis_frame_of()], masks)
+
+
+class RunMeasurer:
+    """:func:`analyze_run` as frames come: :meth:`add` each frame's mask in frame order (the
+    per-frame measures), then :meth:`analysis_frame_of` says which frame QCA runs on and
+    :meth:`finish` takes that frame's probabilities and the masks (anything indexable by frame)."""
+
+    def __init__(self, cine: CineRun, options: QcaOptions = DEFAULT_OPTIONS,
+                 progress: ProgressCallback = no_progress):
+        self.cine, self.options, self.progress = cine, options, progress
+        self.per_frame: list[FrameMeasures] = []
+        self._curve: FillingCurve | None = None
+
+    def add(self, frame: np.ndarray, mask: np.ndarray) -> FrameMeasures:
+        """Measure the next frame (``frame`` (H, W) and its ``mask``)."""
+        i, times = len(self.per_frame), self.cine.frame_times_s
+        if i >= self.cine.n_frames:
+            raise InputError(f"the run has {self.cine.n_frames} frames; no frame {i} to measure")
         time_s = float(times[i]) if times is not None else None
-        per_frame.append(measure_frame(frame, masks[i], calibration, options, i, time_s))
-        progress(Progress("quantify", i + 1, total, f"measured frame {i + 1}"))
-    curve = filling_curve(np.array([f.opacification for f in per_frame]), times)
-    frames = tuple(replace(f, filling=float(curve.filling[i])) for i, f in enumerate(per_frame))
-    analysis_frame, rule = _analysis_frame(curve, cine, options)
-    relationship = cine.pixel_intensity_relationship
-    segments = measure_segments(probabilities[analysis_frame], masks[analysis_frame],
-                                calibration.scale, calibration.unit, analysis_frame, options,
-                                image=attenuation_image(cine.frame(analysis_frame), relationship),
-                                densitometry=densitometry_is_valid(relationship))
-    progress(Progress("quantify", total, total, f"QCA on frame {analysis_frame}"))
-    return RunAnalysis(
-        calibration=calibration,
-        options=options,
-        frames=frames,
-        filling_curve=curve,
-        analysis_frame=analysis_frame,
-        analysis_rule=rule,
-        segments=segments,
-        stenoses=list_stenoses(segments, options),
-    )
+        measures = measure_frame(frame, mask, self.cine.calibration, self.options, i, time_s)
+        self.per_frame.append(measures)
+        self.progress(Progress("quantify", i + 1, self.cine.n_frames + 1,
+                               f"measured frame {i + 1}"))
+        return measures
+
+    def analysis_frame_of(self) -> int:
+        """The frame QCA runs on (every frame measured)."""
+        return self._analysis()[0]
+
+    def _analysis(self) -> tuple[int, str]:
+        if len(self.per_frame) != self.cine.n_frames:
+            raise InputError(f"{len(self.per_frame)} of the run's {self.cine.n_frames} frames "
+                             "are measured; measure every frame first")
+        if self._curve is None:
+            opacification = np.array([f.opacification for f in self.per_frame])
+            self._curve = filling_curve(opacification, self.cine.frame_times_s)
+        return _analysis_frame(self._curve, self.cine, self.options)
+
+    def finish(self, probability: np.ndarray, masks) -> RunAnalysis:
+        """The run's analysis, with ``probability`` (H, W) of the analysis frame."""
+        cine, options = self.cine, self.options
+        analysis_frame, rule = self._analysis()
+        curve, calibration = self._curve, cine.calibration
+        total = cine.n_frames + 1
+        frames = tuple(replace(f, filling=float(curve.filling[i]))
+                       for i, f in enumerate(self.per_frame))
+        relationship = cine.pixel_intensity_relationship
+        segments = measure_segments(np.asarray(probability), np.asarray(masks[analysis_frame]),
+                                    calibration.scale, calibration.unit, analysis_frame, options,
+                                    image=attenuation_image(cine.frame(analysis_frame),
+                                                            relationship),
+                                    densitometry=densitometry_is_valid(relationship))
+        self.progress(Progress("quantify", total, total, f"QCA on frame {analysis_frame}"))
+        return RunAnalysis(
+            calibration=calibration,
+            options=options,
+            frames=frames,
+            filling_curve=curve,
+            analysis_frame=analysis_frame,
+            analysis_rule=rule,
+            segments=segments,
+            stenoses=list_stenoses(segments, options),
+        )

@@ -183,6 +183,18 @@ class Segmentation:
     classes: np.ndarray | None = None
 
 
+@dataclass(frozen=True)
+class SegmentedFrame:
+    """One frame of :meth:`Segmenter.iter_run`: its ``index``, the ``frame`` (H, W) it was
+    computed from, its vessel ``probability`` (H, W) float32 in [0, 1] and, for a model with a
+    segment head, its segment ``classes`` (H, W) uint8 (None otherwise)."""
+
+    index: int
+    frame: np.ndarray
+    probability: np.ndarray
+    classes: np.ndarray | None = None
+
+
 class TorchRunner:
     """Runs a torch network on ``device`` with autocast at ``precision`` (fp32 = no autocast);
     returns the vessel logits, or (vessel, segment) logits for a network with a segment head."""
@@ -362,26 +374,45 @@ class Segmenter:
     ) -> Segmentation:
         """:meth:`segment_frames`'s probabilities and, for a model with a segment head (and
         ``classes``), each pixel's most likely segment class (T, H, W) uint8."""
+        (n, rows, cols), _, _ = _frame_access(frames, mm_per_pixel)
+        out = np.empty((n, rows, cols), dtype=np.float32)
+        named = np.zeros((n, rows, cols), np.uint8) if classes and self.segment_classes else None
+        for frame in self.iter_run(frames, progress, mm_per_pixel, classes):
+            out[frame.index] = frame.probability
+            if named is not None and frame.classes is not None:
+                named[frame.index] = frame.classes
+        return Segmentation(out, named)
+
+    def iter_run(
+        self,
+        frames,
+        progress: ProgressCallback = no_progress,
+        mm_per_pixel: float | None = None,
+        classes: bool = True,
+    ) -> Iterator[SegmentedFrame]:
+        """:meth:`segment_run` one frame at a time: yields a :class:`SegmentedFrame` per frame,
+        in order, holding one batch of frames at most (a long run streams through)."""
         (n, rows, cols), frame_at, spacing = _frame_access(frames, mm_per_pixel)
         shape = (rows, cols)
         size = self.plan_size(shape, spacing)
         where = f"{self.device_label} at {size[1]}×{size[0]} px"
         progress(Progress("segment", 0, n, f"segmenting {n} frames on {where}"))
-        out = np.empty((n, rows, cols), dtype=np.float32)
-        named = np.zeros((n, rows, cols), np.uint8) if classes and self.segment_classes else None
+        want_classes = classes and self.segment_classes
         for start in range(0, n, self.batch_size):
             indices = range(start, min(start + self.batch_size, n))
             frames_in = [np.asarray(frame_at(i)) for i in indices]
             output = self.run_network(np.stack([self.prepare(f, size) for f in frames_in]))
             logits, segments = output if isinstance(output, tuple) else (output, None)
             for k, i in enumerate(indices):
-                out[i] = self.restore(logits[k, 0], size, shape)
+                probability = self.restore(logits[k, 0], size, shape)
                 if self.options.field_of_view:
-                    out[i][~field_of_view(frames_in[k])] = 0.0
-                if named is not None and segments is not None:
-                    named[i] = self.restore_classes(segments[k], size, shape)
+                    probability[~field_of_view(frames_in[k])] = 0.0
+                named = None
+                if want_classes:
+                    named = (self.restore_classes(segments[k], size, shape)
+                             if segments is not None else np.zeros(shape, np.uint8))
                 progress(Progress("segment", i + 1, n, f"frame {i + 1}/{n} on {where}"))
-        return Segmentation(out, named)
+                yield SegmentedFrame(i, frames_in[k], probability, named)
 
     @staticmethod
     def restore_classes(logits: np.ndarray, size: tuple[int, int],
