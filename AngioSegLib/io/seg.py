@@ -147,9 +147,9 @@ def _frames_to_store(
                 "probabilities are stored only in a fractional SEG; "
                 "pass fractional=True or leave probabilities out"
             )
-        if masks.size and not np.isin(masks, (0, 1)).all():
-            raise InputError("masks must hold only 0 and 1 (uint8), found other values")
-        return masks.astype(np.uint8)
+        if any(((frame != 0) & (frame != 1)).any() for frame in masks):  # frame by frame:
+            raise InputError("masks must hold only 0 and 1 (uint8), found other values")  # no
+        return np.asarray(masks, dtype=np.uint8)  # run-sized temporaries (np.isin made int64s)
     if probabilities is None:
         raise InputError("a fractional SEG stores probabilities; pass probabilities (T, H, W)")
     probabilities = np.asarray(probabilities, dtype=np.float32)

@@ -282,7 +282,18 @@ def _add_frames(
     ds.PerFrameFunctionalGroupsSequence = [_frame_groups(references[f.index], f) for f in stored]
     ds.NumberOfFrames = len(stored)
     frames = np.ascontiguousarray(frames, dtype=np.uint8)
-    ds.PixelData = frames.tobytes() if fractional else pack_bits(frames.ravel())
+    ds.PixelData = frames.tobytes() if fractional else packed_bits(frames)
+
+
+def packed_bits(frames: np.ndarray, chunk: int = 8) -> bytes:
+    """``frames`` (N, H, W) of 0/1 as DICOM's binary PixelData (bits little-endian, continuous
+    across frames, padded to even length), as :func:`pydicom.pixels.pack_bits` packs them, but
+    ``chunk`` frames at a time: 8 frames always hold a whole number of bytes, and no temporary
+    grows with the run (pack_bits makes three whole-run copies)."""
+    parts = [pack_bits(frames[start:start + chunk].ravel(), pad=False)
+             for start in range(0, len(frames), chunk)]
+    packed = b"".join(parts)
+    return packed + b"\x00" if len(packed) % 2 else packed
 
 
 def _dimension(uid: str, pointer: str, group: str, label: str) -> Dataset:

@@ -197,3 +197,13 @@ def test_single_frame_instances_are_referenced_one_by_one(source, tmp_path):
     assert data.source_sop_instance_uids == tuple(uids[1:-1])
     if shutil.which("dciodvfy"):
         assert _dciodvfy_errors(path) == []
+
+
+@pytest.mark.parametrize("shape", [(1, 5, 3), (9, 7, 5), (17, 16, 16), (3, 1, 1)])
+def test_binary_pixel_data_is_packed_as_pydicom_packs_it_eight_frames_at_a_time(shape):
+    from pydicom.pixels import pack_bits
+
+    from AngioSegLib.io.seg_dataset import packed_bits
+
+    frames = (np.random.default_rng(sum(shape)).random(shape) > 0.5).astype(np.uint8)
+    assert packed_bits(frames) == pack_bits(frames.ravel())
