@@ -39,7 +39,7 @@ def peak_rss_kb(command: list[str], root: Path = ROOT) -> tuple[int, int, float]
     env = {**os.environ, "PYTHONPATH": str(root)}
     start = time.perf_counter()
     done = subprocess.run([PYTHON, "-c", _WRAPPER, *command], capture_output=True, text=True,
-                          env=env, cwd=ROOT, check=True)
+                          env=env, cwd=root, check=True)
     kb, code = (int(v) for v in done.stdout.split())
     return kb, code, time.perf_counter() - start
 
