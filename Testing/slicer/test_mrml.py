@@ -222,23 +222,6 @@ def test_dicom_seg_of_the_labels_comes_back_onto_the_xa_run(scene, phantom, tmp_
     np.testing.assert_array_equal(L.masksFromLabelSequence(back), expected)
 
 
-def test_seg_references_to_cine_frames_are_recognised():
-    from pydicom.dataset import Dataset
-
-    instance = Dataset()
-    instance.ReferencedSOPClassUID = M.XA_SOP_CLASS_UID
-    instance.ReferencedSOPInstanceUID = XA_UID
-    ct = Dataset()
-    ct.ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
-    ct.ReferencedSOPInstanceUID = "1.2.3"
-    series = Dataset()
-    series.ReferencedInstanceSequence = [instance, ct]
-    seg = Dataset()
-    seg.ReferencedSeriesSequence = [series]
-    assert S.referencedCineInstances(seg) == [(M.XA_SOP_CLASS_UID, XA_UID)]
-    assert S.referencedCineInstances(Dataset()) == []
-
-
 def test_scene_with_sequences_and_tables_saves_and_reads_back(scene, qca_result, tmp_path):
     result = qca_result
     sequence = M.addVolumeSequence(scene, result.cine)
