@@ -192,13 +192,19 @@ def estimate_flows(
     backward_dy_dx = np.empty((n_pairs, *flow_shape, 2), np.float32)
     forward_dy_dx = np.empty_like(backward_dy_dx)
     to_y, to_x = frame_shape[0] / flow_shape[0], frame_shape[1] / flow_shape[1]
-    for t in range(n_pairs):  # DIS gives (dx, dy) in grid pixels
-        forward_dy_dx[t] = _swap_channels_scaled(dis.calc(small[t], small[t + 1], None),
-                                                 to_y, to_x)
-        backward_dy_dx[t] = _swap_channels_scaled(dis.calc(small[t + 1], small[t], None),
-                                                  to_y, to_x)
+    for t in range(n_pairs):
+        forward_dy_dx[t], backward_dy_dx[t] = flow_pair(dis, small[t], small[t + 1], to_y, to_x)
         progress(Progress("optical flow", t + 1, n_pairs, f"frames {t}–{t + 1}"))
     return MotionField(backward_dy_dx, forward_dy_dx, small, frame_shape)
+
+
+def flow_pair(dis, before: np.ndarray, now: np.ndarray, to_y: float,
+              to_x: float) -> tuple[np.ndarray, np.ndarray]:
+    """(d_{before→now}, d_{now→before}), each (h, w, 2) float32 (dy, dx) in frame pixels, from
+    DIS on two flow-grid frames (DIS gives (dx, dy) in grid pixels; ``to_y``, ``to_x`` scale the
+    grid to the frame). Forward first, then backward: the order every caller uses."""
+    forward = _swap_channels_scaled(dis.calc(before, now, None), to_y, to_x)
+    return forward, _swap_channels_scaled(dis.calc(now, before, None), to_y, to_x)
 
 
 def upsample_displacement(grid_map: np.ndarray, frame_shape: tuple[int, int]) -> np.ndarray:

@@ -26,8 +26,8 @@ from AngioSegLib.temporal.filter import _filter_frame, _needs_small, _threshold
 from AngioSegLib.temporal.flow import (
     _DIS_PRESETS,
     MotionField,
-    _swap_channels_scaled,
     flow_grey_levels,
+    flow_pair,
     flow_shape_for,
 )
 from AngioSegLib.temporal.options import FlowPreset, TemporalOptions
@@ -190,11 +190,8 @@ class _MotionEstimator:
             empty = np.zeros((*window.flow_shape, 2), np.float32)
             window.forward_dy_dx[t - 1] = window.backward_dy_dx[t - 1] = empty
             return
-        before, now = window.small[t - 1], window.small[t]
-        window.forward_dy_dx[t - 1] = _swap_channels_scaled(self.dis.calc(before, now, None),
-                                                            self.to_y, self.to_x)
-        window.backward_dy_dx[t - 1] = _swap_channels_scaled(self.dis.calc(now, before, None),
-                                                             self.to_y, self.to_x)
+        window.forward_dy_dx[t - 1], window.backward_dy_dx[t - 1] = flow_pair(
+            self.dis, window.small[t - 1], window.small[t], self.to_y, self.to_x)
         progress(Progress("optical flow", t, self.n_pairs, f"frames {t - 1}–{t}"))
 
 
