@@ -44,6 +44,7 @@ def _options(config: str):
 
     if config == "before":
         return QcaOptions(border_method="probability", bridge_gaps=False, exclude_overlap=False,
+                          blur_correction=False,
                           min_vessel_snr=0.0, mld_method="densitometric")
     return QcaOptions(mld_method=config)
 

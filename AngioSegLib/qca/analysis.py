@@ -88,6 +88,7 @@ from AngioSegLib.qca.densitometric_mld import (
 )
 from AngioSegLib.qca.lesion_path import bridge_gaps, trace_between
 from AngioSegLib.qca.lumen_edges import LumenBorders
+from AngioSegLib.qca.lumen_model import frame_blur_px
 from AngioSegLib.qca.options import BORDER_METHODS, DEFAULT_OPTIONS, MLD_METHODS, QcaOptions
 from AngioSegLib.qca.overlap import crossing_flags, depth_jump_flags, stretches
 from AngioSegLib.qca.profile_analysis import (
@@ -100,6 +101,7 @@ from AngioSegLib.qca.results import SegmentMeasures, Stenosis
 from AngioSegLib.qca.segment_profile import (
     FrameData,
     bridged_points,
+    detect_borders,
     image_profile,
     probability_profile,
     rough_radius_px,
@@ -143,11 +145,10 @@ def _overlap(data: FrameData, centerline: CenterlineSegment, borders: LumenBorde
 
 
 def _measure_segment(data: FrameData, centerline: CenterlineSegment,
-                     user_defined: bool = False) -> SegmentMeasures:
+                     borders: LumenBorders | None, user_defined: bool = False) -> SegmentMeasures:
     options, scale = data.options, data.scale
-    borders = None
-    if data.image is not None and options.border_method == "image":
-        diameter, borders = image_profile(data, centerline)
+    if borders is not None:
+        diameter = image_profile(data, centerline, borders)
     else:
         diameter = probability_profile(data.probability, centerline, scale, options)
     third = max(len(diameter) // ORIENTATION_PARTS, 1)
@@ -155,7 +156,8 @@ def _measure_segment(data: FrameData, centerline: CenterlineSegment,
         centerline, diameter = centerline.reversed(), diameter[::-1].copy()
         if borders is not None:
             borders = LumenBorders(borders.right_px[::-1], borders.left_px[::-1],
-                                   borders.lumen[::-1], borders.depth[::-1], borders.noise)
+                                   borders.lumen[::-1], borders.depth[::-1], borders.noise,
+                                   borders.fit)
     distance = centerline.arc_px * scale
     typical = _median(diameter) if np.isfinite(diameter).any() else 0.0
     trim = options.end_trim_diameters * typical
@@ -271,9 +273,14 @@ def measure_segments(probability: np.ndarray, mask: np.ndarray, scale: float, un
                      ndimage.binary_dilation(segmented).astype(np.uint8), image, densitometry,
                      2.0 * ndimage.distance_transform_edt(bridged), vessels, frame, scale, unit,
                      options)
-    if options.segment_points is not None:
-        return (replace(_measure_segment(data, _user_centerline(data), user_defined=True),
-                        segment_label="S1"),)
-    measured = [_measure_segment(data, c) for c in vessels if len(c.arc_px) >= 2]
+    user = options.segment_points is not None
+    centerlines = [_user_centerline(data)] if user else [c for c in vessels if len(c.arc_px) >= 2]
+    borders = [detect_borders(data, c) if data.image is not None
+               and options.border_method == "image" else None for c in centerlines]
+    data = replace(data, blur_px=frame_blur_px(b.fit for b in borders if b is not None))
+    measured = [_measure_segment(data, c, b, user) for c, b in zip(centerlines, borders,
+                                                                    strict=True)]
+    if user:
+        return (replace(measured[0], segment_label="S1"),)
     measured.sort(key=lambda m: -(m.mean_diameter or 0.0) * m.length ** WIDTH_ORDER_EXPONENT)
     return tuple(replace(m, segment_label=f"S{i + 1}") for i, m in enumerate(measured))

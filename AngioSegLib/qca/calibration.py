@@ -56,7 +56,8 @@ class CatheterMeasurement:
 
 
 def _line_contrast(image: np.ndarray, centre: np.ndarray, direction: np.ndarray, half: float):
-    offsets, values = sample_profiles(image, centre[None], direction[None], half, 0.5)
+    offsets, values = sample_profiles(image, centre[None], direction[None], half, 0.5,
+                                      outside="nearest")
     values = ndimage.gaussian_filter1d(values[0], 1.0)
     return float(values.max() - values.min()), offsets, values
 
@@ -81,7 +82,7 @@ def _profiles(image, centre, axis, half_axis, half_width):
     positions = np.arange(-half_axis, half_axis + 1e-9, 1.0)
     points = centre[None] + positions[:, None] * axis[None]
     offsets, values = sample_profiles(image, points, np.repeat(normal[None], len(points), 0),
-                                      half_width, _STEP)
+                                      half_width, _STEP, outside="nearest")
     return positions, offsets, values, normal
 
 

@@ -114,7 +114,8 @@ def area_profile(image: np.ndarray, points_rc: np.ndarray, normals_rc: np.ndarra
         return area
     inner, outer = np.where(known, np.minimum(inner, outer), 0.0), np.where(known, outer, 0.0)
     reach = float(outer.max()) + BAND_PX
-    offsets, profiles = sample_profiles(image, points_rc, normals_rc, reach, step_px)
+    offsets, profiles = sample_profiles(image, points_rc, normals_rc, reach, step_px,
+                                        outside="nearest")
     known &= ~leaves_image(points_rc, normals_rc, outer + BAND_PX, image.shape)
     if known.sum() < 2:
         return area

@@ -35,14 +35,17 @@ DIAMETER_METHODS = tuple(DiameterMethod)
 
 
 def sample_profiles(image: np.ndarray, points_rc: np.ndarray, normals_rc: np.ndarray,
-                    half_width_px: float, step_px: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets (M,), values (N, M)): ``image`` sampled along each normal, centre at offset 0."""
+                    half_width_px: float, step_px: float = 0.25,
+                    outside: str = "constant") -> tuple[np.ndarray, np.ndarray]:
+    """(offsets (M,), values (N, M)): ``image`` sampled along each normal, centre at offset 0;
+    beyond the image 0 (``outside`` "constant", for probabilities) or the nearest edge pixel
+    ("nearest", for a frame: 0 there would read as a dark vessel)."""
     m = int(np.ceil(half_width_px / step_px))
     offsets = np.arange(-m, m + 1) * step_px
     coords = points_rc[:, None, :] + offsets[None, :, None] * normals_rc[:, None, :]
     values = ndimage.map_coordinates(
         np.asarray(image, np.float32), [coords[..., 0], coords[..., 1]], order=1,
-        mode="constant", cval=0.0,
+        mode=outside, cval=0.0,
     )
     return offsets, values
 

@@ -31,7 +31,10 @@ diameters:
    lesion where the segmentation narrowed or broke).
 4. **Sub-pixel** position: a parabola through the response at the path's column and its two
    neighbours.
-5. **Vanished lumen.** Where the cross-section between its borders (smoothed along the vessel)
+5. **Blur.** The blur of the imaging chain is fitted on the vessel's healthy cross-sections
+   (:func:`.lumen_model.fit_blur`) and kept with the borders: a lumen narrower than about
+   3 σ reads too wide between its borders, and :mod:`.blur_correction` undoes that.
+6. **Vanished lumen.** Where the cross-section between its borders (smoothed along the vessel)
    is no darker than its background bands by ``MIN_LUMEN_SNR`` × the noise of that depth (its
    spread about a running median along the vessel), there is no lumen to measure: the diameter
    is 0 (a total occlusion reads 100 %DS).
@@ -48,8 +51,9 @@ from scipy import ndimage
 from scipy.stats import median_abs_deviation
 
 from AngioSegLib.qca.diameter import sample_profiles
+from AngioSegLib.qca.lumen_model import LumenFit, fit_blur
 
-__all__ = ["LumenBorders", "detect_lumen_borders"]
+__all__ = ["LumenBorders", "borders_on_profiles", "detect_lumen_borders"]
 
 SAMPLE_STEP_PX = 0.25  # across the vessel
 DERIVATIVE_SIGMA_PX = 0.5  # Gaussian derivative across the vessel: noise against resolution
@@ -75,13 +79,15 @@ class LumenBorders:
     """Borders of one vessel: distance (px) from the centerline to the left (−normal) and right
     (+normal) border, (N,) each; ``lumen`` (N,) False where the lumen vanished (diameter 0);
     ``depth`` (N,) the centre's depth below the background (image units, vessels positive);
-    ``noise`` that depth's noise SD (image units)."""
+    ``noise`` that depth's noise SD (image units); ``fit`` the blur fitted on the healthy
+    cross-sections (None where too few)."""
 
     left_px: np.ndarray
     right_px: np.ndarray
     lumen: np.ndarray
     depth: np.ndarray
     noise: float
+    fit: LumenFit | None = None
 
     @property
     def diameter_px(self) -> np.ndarray:
@@ -192,6 +198,19 @@ def _lumen_present(profiles: np.ndarray, offsets: np.ndarray, left: np.ndarray,
     return smooth_depth > MIN_LUMEN_SNR * noise, depth, noise
 
 
+def borders_on_profiles(profiles: np.ndarray, offsets: np.ndarray, step_px: float,
+                        outer_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(left (N,), right (N,)) border distances (px) on straightened ``profiles`` (N, M), the
+    lumen dark, sampled at ``offsets`` (M,) (symmetric, ``SAMPLE_STEP_PX`` apart), rows
+    ``step_px`` apart along the vessel; borders searched out to ``outer_px`` (N,)."""
+    c = profiles.shape[1] // 2
+    t = offsets[c:]
+    along = ALONG_SIGMA_PX / max(step_px, 1e-6)
+    right = _min_cost_border(_response(profiles[:, c:], along), t, outer_px)
+    left = _min_cost_border(_response(profiles[:, c::-1], along), t, outer_px)
+    return left, right
+
+
 def detect_lumen_borders(image: np.ndarray, points_rc: np.ndarray, normals_rc: np.ndarray,
                          rough_radius_px: np.ndarray) -> LumenBorders:
     """Left and right lumen borders of one vessel on ``image`` (H, W).
@@ -207,14 +226,14 @@ def detect_lumen_borders(image: np.ndarray, points_rc: np.ndarray, normals_rc: n
     reference = _reference_radius(rough, step)
     outer = SEARCH_FACTOR * reference + SEARCH_MARGIN_PX
     reach = float(outer.max()) + BACKGROUND_GAP_PX + BACKGROUND_BAND_PX + 1.0
-    offsets, profiles = sample_profiles(image, points_rc, normals_rc, reach, SAMPLE_STEP_PX)
+    offsets, profiles = sample_profiles(image, points_rc, normals_rc, reach, SAMPLE_STEP_PX,
+                                        outside="nearest")
     c = profiles.shape[1] // 2
-    centre, rim = profiles[:, c].mean(), profiles[:, [0, -1]].mean()
-    if centre > rim:  # bright vessels: flip so that the lumen is dark
+    # bright vessels: flip so that the lumen is dark. The centerline against the whole frame's
+    # median (mostly background), not the profiles' ends: those may lie on a neighbouring vessel
+    if np.median(profiles[:, c]) > np.median(image):
         profiles = -profiles
-    t = offsets[c:]
-    along = ALONG_SIGMA_PX / max(step, 1e-6)
-    right = _min_cost_border(_response(profiles[:, c:], along), t, outer)
-    left = _min_cost_border(_response(profiles[:, c::-1], along), t, outer)
+    left, right = borders_on_profiles(profiles, offsets, step, outer)
     lumen, depth, noise = _lumen_present(profiles, offsets, left, right)
-    return LumenBorders(left, right, lumen, depth, noise)
+    fit = fit_blur(profiles, offsets, left, right, lumen)
+    return LumenBorders(left, right, lumen, depth, noise, fit)

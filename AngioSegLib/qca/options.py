@@ -44,6 +44,8 @@ class QcaOptions:
 
     ``border_method``: "image" finds the lumen borders on the frame (:mod:`.lumen_edges`; needs
     the frame), "probability" on the segmentation's probability map (the pre-0.4 method).
+    ``blur_correction``: map border diameters through the inverse of the detector's response
+    to the vessel's fitted blur (:mod:`.blur_correction`; narrow lumens otherwise read wide).
     ``bridge_gaps``: join breaks of the segmentation at tight lesions along the image
     (:mod:`.lesion_path`, up to ``max_gap_mm``); ``exclude_overlap``: leave cross-sections where
     another vessel crosses or overlaps out of the reference fit and lesion search
@@ -71,6 +73,7 @@ class QcaOptions:
     densitometry_background_mm: float = 2.0
     uncalibrated_mm_per_pixel: float = 0.25
     border_method: BorderMethod | str = BorderMethod.IMAGE
+    blur_correction: bool = True
     bridge_gaps: bool = True
     max_gap_mm: float = 12.0
     exclude_overlap: bool = True

@@ -123,6 +123,22 @@ def _run_around(mask: np.ndarray, i: int) -> tuple[int, int]:
     return lo, hi
 
 
+def _upper_level(d: np.ndarray, size: int) -> np.ndarray:
+    """Running ``UPPER_LEVEL_PERCENTILE`` of ``d`` over ``size`` samples, each end padded with
+    its last sample (as ``mode="nearest"``) unless that sample is a flare (over
+    ``FLARE_LIMIT`` × the median of its half window: a bifurcation, the frame edge), then with
+    that median: a flare repeated would fill half the window and hide a lesion near it."""
+    half = max(size // 2, 1)
+
+    def pad(end: float, window: np.ndarray) -> np.ndarray:
+        median = float(np.median(window))
+        return np.full(half, median if end > FLARE_LIMIT * median else end)
+
+    padded = np.concatenate([pad(float(d[0]), d[:half]), d, pad(float(d[-1]), d[-half:])])
+    level = ndimage.percentile_filter(padded, UPPER_LEVEL_PERCENTILE, size=size, mode="nearest")
+    return level[half:half + len(d)]
+
+
 def _fit_reference(s, d, envelope, i_min, options
                    ) -> tuple[np.ndarray, ReferenceMethod, np.ndarray]:
     """(reference at s, method, the healthy samples it was fitted to) around the lesion at
@@ -176,7 +192,7 @@ def analyze_profile(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarra
     s, d = distance[index], diameter[index]
     window = 2.0 * options.reference_window_diameters * float(np.median(d))
     size = max(int(window / max(float(np.median(np.diff(s))), 1e-9)), 3) if len(s) > 1 else 3
-    envelope = ndimage.percentile_filter(d, UPPER_LEVEL_PERCENTILE, size=size, mode="nearest")
+    envelope = _upper_level(d, size)
     flat = d <= FLARE_LIMIT * envelope  # bulges at bifurcations are not lumen
     index, s, d, envelope = index[flat], s[flat], d[flat], envelope[flat]
     if len(index) < MIN_PROFILE_SAMPLES:

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from AngioSegLib.qca.blur_correction import correct_diameters
 from AngioSegLib.qca.centerline import CenterlineSegment
 from AngioSegLib.qca.diameter import leaves_image, profile_widths, sample_profiles
 from AngioSegLib.qca.lumen_edges import REFERENCE_WINDOW_PX, LumenBorders, detect_lumen_borders
 from AngioSegLib.qca.options import QcaOptions
 
 __all__ = ["EDGE_MARGIN_PX", "PROFILE_HALF_WIDTH_MARGIN_PX", "PROFILE_HALF_WIDTH_RADII",
-           "WEAK_RADIUS_FRACTION", "FrameData", "bridged_points", "image_profile",
+           "WEAK_RADIUS_FRACTION", "FrameData", "bridged_points", "detect_borders", "image_profile",
            "probability_profile", "rough_radius_px", "smooth_profile"]
 
 # Probability profiles are sampled across ± (PROFILE_HALF_WIDTH_RADII × the segment's largest
@@ -49,6 +50,7 @@ class FrameData:
     scale: float
     unit: str
     options: QcaOptions
+    blur_px: float | None = None  # the frame's blur (Gaussian σ, px; :func:`.frame_blur_px`)
 
 
 def smooth_profile(widths: np.ndarray, sigma_samples: float) -> np.ndarray:
@@ -97,12 +99,17 @@ def probability_profile(probability: np.ndarray, centerline: CenterlineSegment, 
     return smooth_profile(widths, options.profile_sigma_mm / scale / step) * scale
 
 
-def image_profile(data: FrameData, centerline: CenterlineSegment
-                  ) -> tuple[np.ndarray, LumenBorders]:
-    """((N,) smoothed diameter (unit), the borders) along ``centerline`` detected on the frame."""
+def detect_borders(data: FrameData, centerline: CenterlineSegment) -> LumenBorders:
+    """The lumen borders along ``centerline`` detected on the frame (:mod:`.lumen_edges`)."""
+    return detect_lumen_borders(data.image, centerline.points_rc, centerline.normals_rc,
+                                rough_radius_px(data, centerline))
+
+
+def image_profile(data: FrameData, centerline: CenterlineSegment,
+                  borders: LumenBorders) -> np.ndarray:
+    """(N,) smoothed diameter (unit) along ``centerline`` between its ``borders``, corrected for
+    the frame's blur (``data.blur_px``, :mod:`.blur_correction`) where the options ask."""
     rough = rough_radius_px(data, centerline)
-    borders = detect_lumen_borders(data.image, centerline.points_rc, centerline.normals_rc,
-                                   rough)
     # a vanished lumen is believed where the segmentation lost or halved the vessel too (a
     # bridged break, a weak rough radius), not on a contrast dip alone
     step_px = float(centerline.arc_px[1] - centerline.arc_px[0])
@@ -114,4 +121,9 @@ def image_profile(data: FrameData, centerline: CenterlineSegment
     widths[leaves_image(centerline.points_rc, centerline.normals_rc, reach,
                         data.image.shape)] = np.nan
     sigma_samples = data.options.profile_sigma_mm / data.scale / step_px
-    return smooth_profile(widths, sigma_samples) * data.scale, borders
+    smoothed = smooth_profile(widths, sigma_samples)
+    if data.options.blur_correction and data.blur_px is not None:
+        healthy_px = borders.fit.radius_px if borders.fit is not None \
+            else float(np.nanmedian(rough))
+        smoothed = correct_diameters(smoothed, data.blur_px, healthy_px)
+    return smoothed * data.scale

@@ -65,3 +65,15 @@ def test_two_narrowings_of_one_profile_are_two_lesions_most_severe_first():
     lesions = analyze_lesions(s, d, np.ones_like(s, bool))
     assert [round(x.percent_diameter_stenosis / 10) for x in lesions] == [7, 5]
     assert analyze_profile(s, d[:3], np.ones(3, bool)).mld is None  # too short to analyse
+
+
+def test_a_flare_at_the_profile_end_does_not_hide_the_lesion():
+    """A 35 % lesion mid-vessel and a bifurcation flare (6 mm) in the last millimetre: the
+    lesion is found where it is (the flare does not pad the envelope at the end)."""
+    s = np.linspace(0.0, 40.0, 401)
+    d = 3.0 - 1.05 * np.exp(-0.5 * ((s - 15.0) / 1.0) ** 2)
+    d[s > 38.0] = np.linspace(3.6, 6.0, int((s > 38.0).sum()))
+    d[(s > 36.0) & (s <= 38.0)] = 2.9
+    lesion = analyze_profile(s, d, np.ones(len(s), bool))
+    assert s[lesion.mld_index] == pytest.approx(15.0, abs=0.2)
+    assert lesion.percent_diameter_stenosis == pytest.approx(35.0, abs=3.0)
