@@ -13,6 +13,8 @@ from pathlib import Path
 
 from AngioSegLib.batch.records import SUMMARY_COLUMNS, RunRecord, RunStatus
 from AngioSegLib.io.atomic import atomic_write
+from AngioSegLib.outputs.tables import column_names
+from AngioSegLib.qca.results import Stenosis
 
 SUMMARY_CSV = "summary.csv"
 SUMMARY_JSON = "summary.json"
@@ -37,6 +39,8 @@ def write_tables(folder: Path, records: Sequence[RunRecord], batch: dict) -> Non
     _write_text(folder / SUMMARY_JSON, json.dumps(document, indent=2, default=str))
     stenoses = [row for record in records for row in record.stenosis_rows]
     columns: dict[str, None] = {"key": None}
+    if not stenoses:  # the header all the same (as qca.csv's), in mm
+        columns.update(dict.fromkeys(column_names(Stenosis, "mm")))
     for row in stenoses:
         columns.update(dict.fromkeys(key for key, value in row.items()
                                      if not isinstance(value, (list, dict))))

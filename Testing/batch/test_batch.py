@@ -219,3 +219,15 @@ def test_series_in_one_folder_and_a_dicomdir_are_separate_runs(tmp_path):
     # the media folder given as a folder finds the same runs (its DICOMDIR is not a run)
     assert sorted(s.key for s in find_runs([tmp_path / "media"]).runs) == sorted(
         s.key for s in found.runs)
+
+
+def test_stenoses_csv_has_its_header_without_any_stenosis(tmp_path):
+    """A batch whose runs list no stenosis still writes the full header of ``stenoses.csv``
+    (key, then the stenosis columns in mm, as ``qca.csv``), not a lone ``key``."""
+    from AngioSegLib.batch.records import RunRecord
+    from AngioSegLib.batch.summary import STENOSES_CSV, write_tables
+
+    write_tables(tmp_path, [RunRecord(key="k", status="ok", input="a.dcm")], {"inputs": []})
+    header = (tmp_path / STENOSES_CSV).read_text().splitlines()[0].split(",")
+    assert header[0] == "key" and "mld_mm" in header
+    assert "percent_diameter_stenosis_percent" in header
