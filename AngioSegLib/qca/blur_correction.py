@@ -74,11 +74,8 @@ def correct_diameters(diameters_px: np.ndarray, blur_px: float,
     rising = read_d > np.maximum.accumulate(np.r_[-np.inf, read_d[:-1]])
     true_d, read_d = true_d[rising], read_d[rising]
 
-    def inverse(read: np.ndarray) -> np.ndarray:
-        out = np.interp(read, read_d, true_d)
-        beyond = read > read_d[-1]  # wider than the curve: its last offset
-        return np.where(beyond, read + (true_d[-1] - read_d[-1]), out)
-
-    mapped = inverse(diameters)
+    mapped = np.interp(diameters, read_d, true_d)
+    beyond = diameters > read_d[-1]  # wider than the curve: its last offset
+    mapped[beyond] = diameters[beyond] + (true_d[-1] - read_d[-1])
     keep = ~np.isfinite(diameters) | (diameters <= 0)
-    return np.where(keep, diameters, np.maximum(mapped, 0.0))
+    return np.where(keep, diameters, mapped)

@@ -100,9 +100,11 @@ def probability_profile(probability: np.ndarray, centerline: CenterlineSegment, 
 
 
 def detect_borders(data: FrameData, centerline: CenterlineSegment) -> LumenBorders:
-    """The lumen borders along ``centerline`` detected on the frame (:mod:`.lumen_edges`)."""
+    """The lumen borders along ``centerline`` detected on the frame (:mod:`.lumen_edges`), the
+    blur fitted only where the options correct for it."""
     return detect_lumen_borders(data.image, centerline.points_rc, centerline.normals_rc,
-                                rough_radius_px(data, centerline))
+                                rough_radius_px(data, centerline),
+                                fit=data.options.blur_correction)
 
 
 def image_profile(data: FrameData, centerline: CenterlineSegment,
