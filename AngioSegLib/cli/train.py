@@ -59,6 +59,9 @@ def train(
                                   "labels (turns flips and quarter turns off)."),
     segment_weight: float = typer.Option(0.5, help="Weight of the segment head's "
                                          "cross-entropy in the loss."),
+    segment_balance: float = typer.Option(0.0, help="Weigh the segment classes by (median "
+                                          "pixel count / count) ** this (0.5: side branches "
+                                          "weigh more than main vessels; 0: unweighted)."),
 ) -> None:
     """Train a vessel segmentation network (Dice + BCE loss, Adam, MONAI augmentation)."""
     from AngioSegLib.cli.progress_bar import stage_progress
@@ -77,7 +80,7 @@ def train(
         partial_labels=partial_labels, teacher=teacher,
         source_weights=_parse_weights(source_weights), collimation_probability=collimation,
         wire_probability=wires, catheter_probability=catheters, segments=segments,
-        segment_weight=segment_weight,
+        segment_weight=segment_weight, segment_balance=segment_balance,
     )
     with stage_progress() as progress:
         result = run_training(options, progress)

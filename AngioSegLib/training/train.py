@@ -81,6 +81,7 @@ class TrainOptions:
     segments: bool = False  # also train the coronary-segment head (ARCADE's label values)
     segment_weight: float = 0.5  # weight of the segment head's cross-entropy in the loss
     head_lr_factor: float = 3.0  # the segment head, new, learns at this × the learning rate
+    segment_balance: float = 0.0  # class weights (median count / count) ** this; 0: unweighted
 
     def __post_init__(self) -> None:
         if self.data is None and self.phantoms <= 0 and self.arcade is None:
@@ -133,11 +134,32 @@ class TrainResult:
     last_bundle: Path
 
 
-def _loss_function(bce_weight: float, segment_weight: float = 0.0):
+def segment_class_weights(samples: list[dict], classes: int, balance: float) -> np.ndarray:
+    """(classes,) float32 cross-entropy weights of the segment classes: (median count / count)
+    ** ``balance`` over the target pixels of ``samples`` (ignored pixels not counted), so that
+    a side branch (a few hundred pixels a frame) weighs more than a main vessel; clipped to
+    [0.2, 10]; a class absent from every sample weighs 1. ``balance`` 0 gives all ones."""
+    from AngioSegLib.anatomy.segments import IGNORE_CLASS
+
+    counts = np.zeros(classes, np.float64)
+    for sample in samples:
+        values = np.asarray(sample["segments"]).astype(np.int64).ravel()
+        counts += np.bincount(values[values != IGNORE_CLASS], minlength=classes)[:classes]
+    weights = np.ones(classes, np.float64)
+    present = counts > 0
+    if balance > 0 and present.any():
+        ratio = np.median(counts[present]) / counts[present]
+        weights[present] = np.clip(ratio ** balance, 0.2, 10.0)
+    return weights.astype(np.float32)
+
+
+def _loss_function(bce_weight: float, segment_weight: float = 0.0,
+                   class_weights: np.ndarray | None = None):
     """Masked soft Dice + ``bce_weight`` × masked BCE of the vessel logits (B, 1, H, W) against
     labels and weights (B, 1, H, W); for a network with a segment head (output a pair) plus
-    ``segment_weight`` × cross-entropy of the segment logits on their 1/4 grid against the
-    targets (B, H, W) sampled there, whose ``IGNORE_CLASS`` pixels count for nothing."""
+    ``segment_weight`` × cross-entropy (weighted by ``class_weights``, (classes,)) of the segment
+    logits on their 1/4 grid against the targets (B, H, W) sampled there, whose
+    ``IGNORE_CLASS`` pixels count for nothing."""
     import torch
     from monai.losses import DiceLoss
 
@@ -146,7 +168,9 @@ def _loss_function(bce_weight: float, segment_weight: float = 0.0):
 
     dice = DiceLoss(sigmoid=False, batch=True)
     bce = torch.nn.BCEWithLogitsLoss(reduction="none")
-    cross_entropy = torch.nn.CrossEntropyLoss(ignore_index=IGNORE_CLASS)
+    cross_entropy = torch.nn.CrossEntropyLoss(
+        weight=None if class_weights is None else torch.as_tensor(class_weights),
+        ignore_index=IGNORE_CLASS)
 
     def loss(output, labels, weights, segments=None):
         vessel = vessel_logits(output)
@@ -292,7 +316,11 @@ def train(options: TrainOptions, progress: ProgressCallback = no_progress) -> Tr
     network = _initial_network(options)
     optimiser = torch.optim.Adam(_parameter_groups(network, options.head_lr_factor),
                                  lr=options.learning_rate, weight_decay=options.weight_decay)
-    loss_function = _loss_function(options.bce_weight, options.segment_weight)
+    class_weights = None
+    if getattr(network, "segment_head", None) is not None and options.segment_balance > 0:
+        class_weights = segment_class_weights(train_samples, network.segment_classes,
+                                              options.segment_balance)
+    loss_function = _loss_function(options.bce_weight, options.segment_weight, class_weights)
     log = {"options": {k: str(v) for k, v in asdict(options).items()}, "epochs": [],
            "hardware": f"{platform.processor() or platform.machine()}, "
                        f"{options.threads} torch threads", "torch": torch.__version__}
