@@ -142,24 +142,22 @@ def write_anatomy_seg(
     """
     require_dicom_source(cine)
     labels = _check_labels(cine, anatomy)
-    present = [int(v) for v in np.unique(labels) if v != 0]
+    in_frame = [set(np.unique(frame).tolist()) - {0} for frame in labels]  # a frame at a time
+    present = sorted(set().union(*in_frame))
     if not present:
         raise InputError(
             f"no pixel of '{cine.name}' names a SYNTAX segment (every anatomy label is 0); a "
             "DICOM SEG needs at least one segment, so there is no anatomy SEG to write"
         )
     algorithm = algorithm_identification(algorithm_name, algorithm_version)
-    segments, stored, frames = [], [], []
+    segments, stored = [], []
     for number, value in enumerate(present, start=1):
         segments.append(_segment_description(number, BY_VALUE[value], algorithm))
-        masks = labels == value
-        for t in np.flatnonzero(masks.any(axis=(1, 2))):
-            stored.append(StoredFrame(number, int(t)))
-            frames.append(masks[t])
+        stored += [StoredFrame(number, t) for t, values in enumerate(in_frame) if value in values]
     ds = build_seg_dataset(
         read_source_header(cine),
         cine.references,
-        np.stack(frames).astype(np.uint8),
+        lambda frame: labels[frame.index] == present[frame.segment_number - 1],
         stored,
         segments,
         series=ANATOMY_SERIES,
@@ -227,7 +225,7 @@ def _check_labels(cine: CineRun, anatomy: np.ndarray) -> np.ndarray:
             f"anatomy labels must be 0 (none) or 1–{len(SEGMENTS)} (SYNTAX segments), found "
             f"values from {anatomy.min()} to {anatomy.max()}"
         )
-    return anatomy.astype(np.uint8)
+    return anatomy.astype(np.uint8, copy=False)
 
 
 def _segment_description(

@@ -26,7 +26,10 @@ or 1 without timing); affine diag(−mm, −mm, z) in RAS, the same in-plane geo
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +50,8 @@ def write_labelmap_sequence(
     max_label: int = 1,
     description: str = "AngioSeg vessels; z = frame",
 ) -> Path:
-    """Write (T, H, W) uint8 masks (values 0…``max_label``) as a Slicer volume sequence."""
+    """Write (T, H, W) uint8 masks (values 0…``max_label``) as a Slicer volume sequence,
+    compressed one image row at a time (no copy of the whole stack)."""
     import nrrd
 
     masks = _check_masks(masks, max_label)
@@ -57,28 +61,32 @@ def write_labelmap_sequence(
         name, unit, values = "frame", "", [str(t) for t in range(len(masks))]
     else:
         name, unit, values = "time", "s", [f"{t:.3f}" for t in times]
-    header = {
-        "type": "uint8",
-        "dimension": 4,
-        "space": "left-posterior-superior",
-        "space directions": [
-            [np.nan] * 3,
-            [spacing, 0.0, 0.0],
-            [0.0, spacing, 0.0],
-            [0.0, 0.0, 1.0],
-        ],
-        "space origin": [0.0, 0.0, 0.0],
-        "kinds": ["list", "domain", "domain", "domain"],
-        "labels": [name, "", "", ""],
-        "units": [unit, "", "", ""],
-        "encoding": "gzip",
-        "DataNodeClassName": "vtkMRMLLabelMapVolumeNode",
-        "axis 0 index type": "numeric",
-        "axis 0 index values": " ".join(values),
-    }
-    data = masks.transpose(0, 2, 1)[..., np.newaxis]  # (T, W, H, 1): NRRD axes 0..3, fastest first
+    n_frames, rows, cols = masks.shape
+    directions = np.array([[np.nan] * 3, [spacing, 0.0, 0.0], [0.0, spacing, 0.0],
+                           [0.0, 0.0, 1.0]])
+    header = "".join(f"{line}\n" for line in (
+        "NRRD0005",
+        "# Complete NRRD file format specification at:",
+        "# http://teem.sourceforge.net/nrrd/format.html",
+        "type: uint8",
+        "dimension: 4",
+        "space: left-posterior-superior",
+        f"sizes: {n_frames} {cols} {rows} 1",
+        f"space directions: {nrrd.format_optional_vector_list(directions)}",
+        "kinds: list domain domain domain",
+        "encoding: gzip",
+        f'labels: "{name}" "" "" ""',
+        f'units: "{unit}" "" "" ""',
+        "space origin: (0,0,0)",
+        "DataNodeClassName:=vtkMRMLLabelMapVolumeNode",
+        "axis 0 index type:=numeric",
+        f"axis 0 index values:={' '.join(values)}",
+        "",
+    ))
+    # NRRD axes (frame, column, row, 1), fastest first: each image row as (W, T) in C order
+    rows_data = (np.ascontiguousarray(masks[:, row, :].T) for row in range(rows))
     with atomic_write(path, force=force) as tmp:
-        nrrd.write(str(tmp), np.asfortranarray(data), header)
+        _write_gzipped(tmp, header.encode("ascii"), rows_data)
     return Path(path)
 
 
@@ -93,7 +101,7 @@ def write_labelmap_nifti(
     description: str = "AngioSeg vessels; z = frame",
 ) -> Path:
     """Write (T, H, W) uint8 masks (values 0…``max_label``) as one NIfTI volume x = column,
-    y = row, z = frame."""
+    y = row, z = frame, compressed one frame at a time (no copy of the whole stack)."""
     import nibabel as nib
 
     masks = _check_masks(masks, max_label)
@@ -101,14 +109,33 @@ def write_labelmap_nifti(
     times = _check_times(frame_times_s, len(masks))
     frame_step = float(np.median(np.diff(times))) if times is not None and len(times) > 1 else 1.0
     affine = np.diag([-spacing, -spacing, frame_step, 1.0])
-    image = nib.Nifti1Image(masks.transpose(2, 1, 0), affine)
-    image.header.set_xyzt_units(xyz="mm", t="sec")
-    image.header["descrip"] = description.encode("ascii")[:79]
-    image.set_qform(affine, code=1)
-    image.set_sform(affine, code=1)
+    header = nib.Nifti1Header()
+    header.set_data_dtype(np.uint8)
+    header.set_data_shape(masks.shape[::-1])
+    header.set_qform(affine, code=1)
+    header.set_sform(affine, code=1)
+    header.set_xyzt_units(xyz="mm", t="sec")
+    header["descrip"] = description.encode("ascii")[:79]
+    head = io.BytesIO()
+    header.write_to(head)  # 348 bytes, the empty extension flag; voxels follow at 352
+    # x (column) fastest, then y (row), then z (frame): the frames' own C-order bytes
     with atomic_write(path, force=force) as tmp:
-        nib.save(image, str(tmp))
+        _write_gzipped(tmp, head.getvalue(), iter(masks), compress_head=True)
     return Path(path)
+
+
+def _write_gzipped(path: Path, head: bytes, chunks: Iterator[np.ndarray],
+                   compress_head: bool = False) -> None:
+    """Write ``head`` (plain, or inside the gzip stream) then the gzip-compressed bytes of each
+    array of ``chunks`` in turn."""
+    with open(path, "wb") as raw:
+        if not compress_head:
+            raw.write(head)
+        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as stream:
+            if compress_head:
+                stream.write(head)
+            for chunk in chunks:
+                stream.write(np.ascontiguousarray(chunk).data)
 
 
 def write_colour_table(names: dict[int, tuple[str, tuple[int, int, int]]],
@@ -124,14 +151,17 @@ def write_colour_table(names: dict[int, tuple[str, tuple[int, int, int]]],
 
 
 def _check_masks(masks: np.ndarray, max_label: int = 1) -> np.ndarray:
+    """``masks`` as (T, H, W) uint8 (uint8 input as it is, no copy); InputError unless every
+    value is whole and within 0…``max_label``. Checked a frame at a time."""
     masks = np.asarray(masks)
     if masks.ndim != 3 or 0 in masks.shape:
         raise InputError(f"masks must be a (T, H, W) array of frames, found shape {masks.shape}")
-    if masks.size and (masks.min() < 0 or masks.max() > max_label
-                       or not np.array_equal(masks, np.round(masks))):
+    integral = masks.dtype.kind in "biu"
+    if any(frame.min() < 0 or frame.max() > max_label
+           or not (integral or np.array_equal(frame, np.round(frame))) for frame in masks):
         raise InputError(f"masks must hold only whole values 0–{max_label} (uint8), found "
                          "other values")
-    return masks.astype(np.uint8)
+    return masks.astype(np.uint8, copy=False)
 
 
 def _spacing(spacing_mm: float | None) -> float:

@@ -24,6 +24,7 @@ its names stay importable from here.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,12 +120,12 @@ def write_seg(
     pixels = _frames_to_store(cine, masks, probabilities, fractional)
     source = read_source_header(cine)
     stored = [
-        StoredFrame(_SEGMENT_NUMBER, t) for t in range(len(pixels)) if pixels[t].any()
+        StoredFrame(_SEGMENT_NUMBER, t) for t in range(cine.n_frames) if pixels(t).any()
     ] or [StoredFrame(_SEGMENT_NUMBER, 0)]
     ds = build_seg_dataset(
         source,
         cine.references,
-        pixels[[f.index for f in stored]],
+        lambda frame: pixels(frame.index),
         stored,
         [_vessel_segment(algorithm_name, algorithm_version)],
         series=VESSEL_SERIES,
@@ -136,8 +137,9 @@ def write_seg(
 
 def _frames_to_store(
     cine: CineRun, masks: np.ndarray, probabilities: np.ndarray | None, fractional: bool
-) -> np.ndarray:
-    """Check the arrays against the cine; return (T, H, W) uint8 (0/1, or 0..255 fractional)."""
+) -> Callable[[int], np.ndarray]:
+    """Check the arrays against the cine (a frame at a time: no run-sized temporaries); return
+    frame t → (H, W) uint8 (0/1, or 0..255 fractional)."""
     masks = np.asarray(masks)
     if masks.shape != cine.shape:
         raise InputError(f"masks must match the cine's shape {cine.shape}, found {masks.shape}")
@@ -148,18 +150,20 @@ def _frames_to_store(
                 "pass fractional=True or leave probabilities out"
             )
         if any(((frame != 0) & (frame != 1)).any() for frame in masks):  # frame by frame:
-            raise InputError("masks must hold only 0 and 1 (uint8), found other values")  # no
-        return np.asarray(masks, dtype=np.uint8)  # run-sized temporaries (np.isin made int64s)
+            raise InputError("masks must hold only 0 and 1 (uint8), found other values")
+        return lambda t: np.asarray(masks[t], dtype=np.uint8)
     if probabilities is None:
         raise InputError("a fractional SEG stores probabilities; pass probabilities (T, H, W)")
-    probabilities = np.asarray(probabilities, dtype=np.float32)
+    probabilities = np.asarray(probabilities)
     if probabilities.shape != cine.shape:
         raise InputError(
             f"probabilities must match the cine's shape {cine.shape}, found {probabilities.shape}"
         )
-    if not np.isfinite(probabilities).all() or probabilities.min() < 0 or probabilities.max() > 1:
+    if any(not np.isfinite(frame).all() or frame.min() < 0 or frame.max() > 1
+           for frame in probabilities):
         raise InputError("probabilities must lie in [0, 1]; found values outside or NaN")
-    return np.rint(probabilities * MAX_FRACTIONAL_VALUE).astype(np.uint8)
+    return lambda t: np.rint(np.asarray(probabilities[t], np.float32)
+                             * MAX_FRACTIONAL_VALUE).astype(np.uint8)
 
 
 def _vessel_segment(algorithm_name: str, algorithm_version: str) -> hd.seg.SegmentDescription:

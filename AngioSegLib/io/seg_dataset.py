@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,7 +147,7 @@ def read_source_header(cine: CineRun, reference: FrameReference | None = None,
 def build_seg_dataset(
     source: Dataset,
     references: Sequence[FrameReference],
-    frames: np.ndarray,
+    frame_of: Callable[[StoredFrame], np.ndarray],
     stored: Sequence[StoredFrame],
     segments: Sequence[hd.seg.SegmentDescription],
     *,
@@ -157,16 +157,17 @@ def build_seg_dataset(
     """A Segmentation dataset in a new series (new UIDs) of the XA ``source``'s study, with no
     Frame of Reference.
 
-    ``frames`` (N, H, W) uint8 are the stored frames (0/1, or 0–255 with ``fractional``), in the
-    order of ``stored``, which says for each its segment and cine frame; ``references`` are the
-    cine's source frames; ``segments`` the Segment Sequence items, numbered 1…len(segments).
+    ``stored`` lists the stored frames in order, each with its segment and cine frame;
+    ``frame_of(stored frame)`` gives its (H, W) uint8 pixels (0/1, or 0–255 with
+    ``fractional``), asked for one frame at a time (no copy of the whole run is made);
+    ``references`` are the cine's source frames; ``segments`` the Segment Sequence items,
+    numbered 1…len(segments).
     """
     numbers = [int(s.SegmentNumber) for s in segments]
     if numbers != list(range(1, len(segments) + 1)):
         raise InputError(f"segments must be numbered 1, 2, … in order, found {numbers}")
-    if len(frames) != len(stored) or not stored:
-        raise InputError(f"{len(frames)} frames for {len(stored)} stored frame descriptions; "
-                         "give one (at least one) of each")
+    if not stored:
+        raise InputError("a SEG stores at least one frame; no stored frame was given")
     if not {f.segment_number for f in stored} <= set(numbers):
         raise InputError("a stored frame names a segment that is not in the segments")
     now = datetime.datetime.now()
@@ -194,15 +195,15 @@ def build_seg_dataset(
     ds.ContentTime = now.strftime("%H%M%S")
     ds.SeriesDate, ds.SeriesTime = ds.ContentDate, ds.ContentTime
     ds.InstanceCreationDate, ds.InstanceCreationTime = ds.ContentDate, ds.ContentTime
-    _add_image_attributes(ds, frames, fractional, series)
+    _add_image_attributes(ds, np.shape(frame_of(stored[0])), fractional, series)
     _add_references(ds, source, references, [f.index for f in stored])
-    _add_frames(ds, references, frames, stored, fractional)
+    _add_frames(ds, references, frame_of, stored, fractional)
     ds.SegmentSequence = list(segments)
     return ds
 
 
 def _add_image_attributes(
-    ds: Dataset, pixels: np.ndarray, fractional: bool, series: SegSeries
+    ds: Dataset, frame_shape: tuple[int, int], fractional: bool, series: SegSeries
 ) -> None:
     ds.Manufacturer = "AngioSeg"
     ds.ManufacturerModelName = "AngioSeg"
@@ -213,7 +214,7 @@ def _add_image_attributes(
     ds.ContentCreatorName = ""
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows, ds.Columns = int(pixels.shape[1]), int(pixels.shape[2])
+    ds.Rows, ds.Columns = (int(n) for n in frame_shape)
     ds.PixelRepresentation = 0
     ds.LossyImageCompression = "00"
     if fractional:
@@ -254,7 +255,7 @@ def _sop_item(class_uid: str, instance_uid: str) -> Dataset:
 def _add_frames(
     ds: Dataset,
     references: Sequence[FrameReference],
-    frames: np.ndarray,
+    frame_of: Callable[[StoredFrame], np.ndarray],
     stored: Sequence[StoredFrame],
     fractional: bool,
 ) -> None:
@@ -281,17 +282,23 @@ def _add_frames(
     ds.SharedFunctionalGroupsSequence = [Dataset()]
     ds.PerFrameFunctionalGroupsSequence = [_frame_groups(references[f.index], f) for f in stored]
     ds.NumberOfFrames = len(stored)
-    frames = np.ascontiguousarray(frames, dtype=np.uint8)
-    ds.PixelData = frames.tobytes() if fractional else packed_bits(frames)
+    frames = (np.asarray(frame_of(f), dtype=np.uint8) for f in stored)
+    ds.PixelData = b"".join(f.tobytes() for f in frames) if fractional else packed_bits(frames)
 
 
-def packed_bits(frames: np.ndarray, chunk: int = 8) -> bytes:
-    """``frames`` (N, H, W) of 0/1 as DICOM's binary PixelData (bits little-endian, continuous
-    across frames, padded to even length), as :func:`pydicom.pixels.pack_bits` packs them, but
+def packed_bits(frames: Iterable[np.ndarray], chunk: int = 8) -> bytes:
+    """(H, W) frames of 0/1 as DICOM's binary PixelData (bits little-endian, continuous across
+    frames, padded to even length), as :func:`pydicom.pixels.pack_bits` packs them, but
     ``chunk`` frames at a time: 8 frames always hold a whole number of bytes, and no temporary
     grows with the run (pack_bits makes three whole-run copies)."""
-    parts = [pack_bits(frames[start:start + chunk].ravel(), pad=False)
-             for start in range(0, len(frames), chunk)]
+    parts, group = [], []
+    for frame in frames:
+        group.append(np.asarray(frame, dtype=np.uint8))
+        if len(group) == chunk:
+            parts.append(pack_bits(np.stack(group).ravel(), pad=False))
+            group = []
+    if group:
+        parts.append(pack_bits(np.stack(group).ravel(), pad=False))
     packed = b"".join(parts)
     return packed + b"\x00" if len(packed) % 2 else packed
 

@@ -11,6 +11,7 @@ the bundle names, the one function that training and inference both use.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import math
@@ -53,6 +54,11 @@ class LoadedModel:
     def normalisation_name(self) -> str:
         """The input normalisation the network expects (0.1.0's when the bundle names none)."""
         return (self.normalisation or {}).get("name", LEGACY_NORMALISATION)
+
+    @property
+    def segment_classes(self) -> int:
+        """Classes of the network's coronary-segment head (0: vessels only)."""
+        return int(getattr(self.network, "segment_classes", 0))
 
 
 def make_metadata(
@@ -199,8 +205,63 @@ def _local_bundles(limit: int = 500) -> list[str]:
     return sorted(p.name for p in entries if (p / METADATA_FILE).is_file())
 
 
-def load_bundle(model: str | os.PathLike[str]) -> LoadedModel:
-    """Load a bundle by registered name or folder: the network in eval mode, fp32, on the CPU.
+@dataclass(frozen=True)
+class BundleInfo:
+    """What a bundle's metadata says, read without torch (see :func:`read_bundle`)."""
+
+    folder: Path
+    metadata: dict
+    name: str
+    version: str
+    architecture: str
+    input_spacing_mm: float | None
+    normalisation: dict
+    segment_classes: int
+
+    @property
+    def normalisation_name(self) -> str:
+        """The input normalisation the network expects (0.1.0's when the bundle names none)."""
+        return (self.normalisation or {}).get("name", LEGACY_NORMALISATION)
+
+    def weights_digest(self) -> str:
+        """First 16 hex digits of the SHA-256 of the weights file's bytes (a cache key)."""
+        digest = hashlib.sha256()
+        if not (self.folder / WEIGHTS_FILE).is_file():
+            raise _bundle_error(self.folder, f"{WEIGHTS_FILE} is missing: the bundle has no "
+                                             "weights; copy the bundle again")
+        try:
+            with (self.folder / WEIGHTS_FILE).open("rb") as stream:
+                for block in iter(lambda: stream.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError as error:
+            raise _bundle_error(self.folder, f"cannot read {WEIGHTS_FILE}: "
+                                             f"{error.strerror or error}") from error
+        return digest.hexdigest()[:16]
+
+
+def read_bundle(model: str | os.PathLike[str]) -> BundleInfo:
+    """A bundle's checked metadata by registered name or folder, without loading its weights
+    (nor torch): what inference from a cached ONNX export needs. ModelError as
+    :func:`load_bundle` for a missing or damaged metadata file."""
+    folder = resolve_bundle(model)
+    metadata = _read_metadata(folder)
+    section = _angioseg_section(folder, metadata)
+    spacing = section.get("input_spacing_mm")
+    return BundleInfo(
+        folder=folder,
+        metadata=metadata,
+        name=str(section.get("name") or folder.name),
+        version=str(metadata.get("version", "0")),
+        architecture=section["architecture"],
+        input_spacing_mm=None if spacing is None else float(spacing),
+        normalisation=section.get("normalisation") or normalisation_record(LEGACY_NORMALISATION),
+        segment_classes=int(section.get("segment_classes") or 0),
+    )
+
+
+def load_bundle(model: str | os.PathLike[str] | BundleInfo) -> LoadedModel:
+    """Load a bundle by registered name, folder or :class:`BundleInfo`: the network in eval
+    mode, fp32, on the CPU.
 
     Raises :class:`ModelError` in one line when the metadata is missing or not valid JSON, when
     the weights file is empty, damaged or not a state dict, or when the weights do not fit the
@@ -209,21 +270,14 @@ def load_bundle(model: str | os.PathLike[str]) -> LoadedModel:
     """
     from AngioSegLib.model.cenet import build_network
 
-    folder = resolve_bundle(model)
-    metadata = _read_metadata(folder)
-    section = _angioseg_section(folder, metadata)
-    network = build_network(section["architecture"], int(section.get("segment_classes") or 0))
-    _load_weights(network, _read_state_dict(folder), folder, section["architecture"])
+    info = model if isinstance(model, BundleInfo) else read_bundle(model)
+    network = build_network(info.architecture, info.segment_classes)
+    _load_weights(network, _read_state_dict(info.folder), info.folder, info.architecture)
     network.eval()
-    spacing = section.get("input_spacing_mm")
     return LoadedModel(
-        network=network,
-        metadata=metadata,
-        name=str(section.get("name") or folder.name),
-        version=str(metadata.get("version", "0")),
-        input_spacing_mm=None if spacing is None else float(spacing),
-        normalisation=section.get("normalisation") or normalisation_record(LEGACY_NORMALISATION),
-        path=folder,
+        network=network, metadata=info.metadata, name=info.name, version=info.version,
+        input_spacing_mm=info.input_spacing_mm, normalisation=info.normalisation,
+        path=info.folder,
     )
 
 

@@ -36,6 +36,7 @@ from scipy.special import expit
 from AngioSegLib.choices import parse_choice, unknown_choice_error
 from AngioSegLib.cine import CineRun
 from AngioSegLib.errors import DeviceError, InputError
+from AngioSegLib.model.bundle import DEFAULT_MODEL, BundleInfo, LoadedModel, read_bundle
 from AngioSegLib.model.normalise import check_normalisation, normalise_frame
 from AngioSegLib.progress import Progress, ProgressCallback, no_progress
 from AngioSegLib.segment.field_of_view import field_of_view
@@ -65,11 +66,14 @@ def _mps_available() -> bool:
 
 
 def resolve_device(requested: str = "auto") -> str:
-    """The torch device string to use: CUDA, then MPS, then CPU for "auto"; errors if missing."""
-    import torch
-
+    """The torch device string to use: CUDA, then MPS, then CPU for "auto"; errors if missing.
+    Device "cpu" does not import torch."""
     name, _, index = str(requested).strip().lower().partition(":")
     name = parse_choice(name, DeviceKind, "device").value
+    if name == "cpu":
+        return name
+    import torch
+
     if name == "auto":
         if torch.cuda.is_available():
             return "cuda"
@@ -113,10 +117,10 @@ def _choose_backend(backend: Backend, device: str) -> Backend:
 
 
 def _choose_precision(precision: Precision, device: str, backend: Backend) -> Precision:
-    import torch
-
     if precision is Precision.AUTO:
         if device.startswith("cuda"):
+            import torch
+
             return Precision.BF16 if torch.cuda.is_bf16_supported() else Precision.FP16
         return Precision.FP32
     if precision is Precision.INT8 and (backend is not Backend.ONNX or device != "cpu"):
@@ -281,14 +285,34 @@ class Segmenter:
             )
         on_cpu = self.device == "cpu"
         self.batch_size = self.options.batch_size or (CPU_BATCH if on_cpu else GPU_BATCH)
-        self.model = _load_model(model)
-        check_normalisation(self.model.normalisation_name)
-        self.model_name = self.model.name
-        self.model_version = str(self.model.version)
-        self.segment_classes = int(getattr(self.model.network, "segment_classes", 0))
+        self._model, self.info = _model_and_info(model)
+        self.normalisation_name = self.info.normalisation_name
+        check_normalisation(self.normalisation_name)
+        self.model_name = self.info.name
+        self.model_version = str(self.info.version)
+        self.input_spacing_mm = self.info.input_spacing_mm
+        self.segment_classes = self.info.segment_classes
         self.onnx_path: Path | None = None
         self._runner = self._make_runner()
         self.device_label = f"{_device_name(self.device)} ({self.backend} {self.precision})"
+
+    @property
+    def model(self):
+        """The :class:`~AngioSegLib.model.LoadedModel` (torch network and metadata), loaded on
+        first use: ONNX inference from a cached export does not need it."""
+        if self._model is None:
+            from AngioSegLib.model import load_bundle
+
+            self._model = load_bundle(self.info)
+        return self._model
+
+    def _weights_digest(self) -> str:
+        """The ONNX cache key of the weights: of the bundle's file, or of an in-memory network."""
+        if isinstance(self.info, BundleInfo):
+            return self.info.weights_digest()
+        from AngioSegLib.model.onnx_backend import weights_digest
+
+        return weights_digest(self.model.network)
 
     def _make_runner(self):
         if self.backend is Backend.TORCH:
@@ -301,14 +325,15 @@ class Segmenter:
             "angioseg_model": self.model_name,
             "angioseg_model_version": self.model_version,
             "input": "image (B,1,H,W) float32 from AngioSegLib.model.normalise.normalise_frame "
-            f"({self.model.normalisation_name}); H, W multiples of 32",
+            f"({self.normalisation_name}); H, W multiples of 32",
             "output": "logits (B,1,H,W); vessel probability = sigmoid(logits)"
             + ("; segments (B,S,H/4,W/4) coronary-segment logits" if self.segment_classes
                else ""),
-            "input_spacing_mm": str(self.model.input_spacing_mm),
+            "input_spacing_mm": str(self.input_spacing_mm),
         }
         self.onnx_path = cached_onnx(
-            self.model.network, self.model_name, int8=self.precision is Precision.INT8,
+            lambda: self.model.network, self.model_name, self._weights_digest(),
+            int8=self.precision is Precision.INT8,
             calibration=self._calibration_inputs, cache_dir=self.options.cache_dir,
             metadata=metadata,
         )
@@ -328,14 +353,14 @@ class Segmenter:
     def plan_size(self, shape: tuple[int, int], mm_per_pixel: float | None) -> tuple[int, int]:
         """(rows, cols) the network sees for frames of ``shape`` (before padding)."""
         return plan_size(
-            shape, mm_per_pixel, self.model.input_spacing_mm, self.options.scale,
+            shape, mm_per_pixel, self.input_spacing_mm, self.options.scale,
             self.options.max_size, self.options.auto_scale,
         )
 
     def prepare(self, frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """(1, H', W') float32 network input: normalised, resized to ``size``, padded to 32."""
-        method = self.model.normalisation_name
-        image = normalise_frame(np.asarray(frame), method).astype(np.float32, copy=False)
+        image = normalise_frame(np.asarray(frame), self.normalisation_name)
+        image = image.astype(np.float32, copy=False)
         if image.shape != size:
             shrink = size[0] < image.shape[0]
             interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
@@ -441,10 +466,9 @@ def export_onnx_model(model, path: Path, int8: bool = False,
     return copy_file(segmenter.onnx_path, path, force=force)
 
 
-def _load_model(model):
-    """A loaded model from a name, bundle folder, loaded model or None (the default model)."""
-    from AngioSegLib.model import DEFAULT_MODEL, LoadedModel, load_bundle
-
+def _model_and_info(model) -> tuple[LoadedModel | None, BundleInfo | LoadedModel]:
+    """(the loaded model or None, what its metadata says) from a name, a bundle folder, a
+    loaded model or None (the default model). A bundle is only read, not loaded (no torch)."""
     if isinstance(model, LoadedModel):
-        return model
-    return load_bundle(DEFAULT_MODEL if model is None else model)
+        return model, model
+    return None, read_bundle(DEFAULT_MODEL if model is None else model)

@@ -247,3 +247,18 @@ def test_validation_scores_what_the_segmenter_gives_users(tmp_path):
     sen, recall = validation_recall(segmenter, samples)
     assert 0.0 <= sen <= 1.0 and 0.0 <= recall <= 1.0
     assert np.isnan(validation_dice(segmenter, []))
+
+
+def test_segment_classes_are_weighed_by_inverse_pixel_frequency():
+    from AngioSegLib.anatomy.segments import IGNORE_CLASS
+    from AngioSegLib.training.train import segment_class_weights
+
+    target = np.full((1, 40, 40), IGNORE_CLASS, np.float32)
+    target[0, :10] = 1  # 400 px of a main vessel
+    target[0, 10:11] = 2  # 40 px of a branch
+    target[0, 11:12, :10] = 3  # 10 px of a small branch; class 4 absent
+    samples = [{"segments": target}, {"segments": target.copy()}]
+    weights = segment_class_weights(samples, 5, 0.5)
+    # median count 80 (per two samples): weights sqrt(80 / count), clipped to [0.2, 10]
+    np.testing.assert_allclose(weights, [1.0, 0.3162, 1.0, 2.0, 1.0], atol=1e-4)
+    np.testing.assert_array_equal(segment_class_weights(samples, 5, 0.0), np.ones(5))
