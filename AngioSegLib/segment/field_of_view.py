@@ -18,7 +18,11 @@ The collimated region is found in three steps:
    morphological opening of ``FRINGE_OPENING`` × the reach): a dark vessel that runs into the
    shutter is not a ramp.
 
-A frame without shutters gives an all-true field (the image border is not an edge).
+A frame without shutters gives an all-true field (the image border is not an edge). The image
+border still holds an edge of its own on many systems (a dark or bright frame line of a few
+pixels, the detector's last rows): where it does, :func:`edge_strips` finds predictions that run
+along it — a vessel leaves the frame across the border, it does not follow it — and the
+Segmenter clears them.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ FRINGE_OPENING = 0.33  # of the reach: ramps narrower than 2× this (vessels mee
 FRINGE_GRID = 128  # px: the longer side of the grid the fringe is found on
 FRINGE_LEVEL = 0.6  # of the way from the shutter's grey to the field's: still the shutter's ramp
 MARGIN_FRACTION = 0.008  # of the longer side: the band inside a shutter edge that is cleared
+STRIP_BAND = 0.025  # of the longer side: the band along the image border searched for strips
+STRIP_MIN_LENGTH = 0.1  # of the longer side: a strip runs at least this far along the border
+BORDER_STEP = 0.1  # of the grey range: the border line differs this much from the image inside
 
 
 def _components(mask: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
@@ -131,3 +138,42 @@ def field_of_view(frame: np.ndarray, margin_fraction: float = MARGIN_FRACTION) -
     margin = max(int(round(margin_fraction * max(shutter.shape))), 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
     return cv2.dilate(shutter, kernel) == 0
+
+
+def edge_strips(mask: np.ndarray, frame: np.ndarray, band_fraction: float = STRIP_BAND,
+                min_length_fraction: float = STRIP_MIN_LENGTH) -> np.ndarray:
+    """(H, W) bool: the pixels of ``mask`` (H, W bool, the predicted vessel) that run along a
+    side of the image border where ``frame`` (H, W) has an edge of its own. A side has one
+    when its outermost line's median grey differs from the median grey ``2 × band`` px inside by
+    more than ``BORDER_STEP`` of the frame's grey range (a dark or bright frame line, a graded
+    detector edge; a cropped angiogram has none, and its vessels run on to the crop's border).
+    There, the connected pieces of ``mask`` inside the band of ``band_fraction`` × the longer
+    side (px, at least 2) whose extent along the border reaches ``min_length_fraction`` × the
+    longer side are returned. A vessel crossing the border at 25° or more stays whole (its piece
+    in the band is shorter); of a vessel running along the border only the band is cleared."""
+    mask = np.asarray(mask, bool)
+    image = np.asarray(frame, np.float32)
+    rows, cols = mask.shape
+    band = max(2, int(round(band_fraction * max(rows, cols))))
+    min_length = max(band + 1, min_length_fraction * max(rows, cols))
+    strips = np.zeros(mask.shape, bool)
+    if min(rows, cols) <= 4 * band or not mask.any():
+        return strips
+    low, high = (float(v) for v in np.percentile(image[::2, ::2], (1.0, 99.0)))
+    span = max(high - low, 1e-6)
+    inner = 2 * band
+    sides = (  # (the band, its outermost line, the line 2 × band inside, extent along it)
+        (np.s_[:band, :], image[0], image[inner], cv2.CC_STAT_WIDTH),
+        (np.s_[-band:, :], image[-1], image[-1 - inner], cv2.CC_STAT_WIDTH),
+        (np.s_[:, :band], image[:, 0], image[:, inner], cv2.CC_STAT_HEIGHT),
+        (np.s_[:, -band:], image[:, -1], image[:, -1 - inner], cv2.CC_STAT_HEIGHT),
+    )
+    for where, outer_line, inner_line, along in sides:
+        if abs(float(np.median(outer_line)) - float(np.median(inner_line))) <= BORDER_STEP * span:
+            continue
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(mask[where].astype(np.uint8),
+                                                               connectivity=8)
+        long = stats[:, along] >= min_length
+        long[0] = False
+        strips[where] |= long[labels]
+    return strips

@@ -45,7 +45,8 @@ class InferenceOptions:
     ("cuda:1"). ``batch_size``: frames per network call. ``scale`` < 1 runs at a reduced internal
     resolution (fewer FLOPs); ``max_size`` caps the longer side of the network input (px);
     ``threads`` = CPU threads; ``field_of_view`` clears vessel probabilities outside the exposed
-    field (:func:`~.field_of_view.field_of_view`), where shutter edges mimic vessels."""
+    field (:func:`~.field_of_view.field_of_view`), where shutter edges mimic vessels, and
+    predictions running along the image border (:func:`~.field_of_view.edge_strips`)."""
 
     device: str = "auto"
     backend: Backend | str = Backend.AUTO

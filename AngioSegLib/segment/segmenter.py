@@ -39,7 +39,7 @@ from AngioSegLib.errors import DeviceError, InputError
 from AngioSegLib.model.bundle import DEFAULT_MODEL, BundleInfo, LoadedModel, read_bundle
 from AngioSegLib.model.normalise import check_normalisation, normalise_frame
 from AngioSegLib.progress import Progress, ProgressCallback, no_progress
-from AngioSegLib.segment.field_of_view import field_of_view
+from AngioSegLib.segment.field_of_view import edge_strips, field_of_view
 from AngioSegLib.segment.options import (
     PAD_MULTIPLE,
     Backend,
@@ -432,6 +432,7 @@ class Segmenter:
                 probability = self.restore(logits[k, 0], size, shape)
                 if self.options.field_of_view:
                     probability[~field_of_view(frames_in[k])] = 0.0
+                    probability[edge_strips(probability >= 0.5, frames_in[k])] = 0.0
                 named = None
                 if want_classes:
                     named = (self.restore_classes(segments[k], size, shape)

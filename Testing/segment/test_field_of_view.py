@@ -82,3 +82,27 @@ def test_the_model_finds_no_vessel_behind_rendered_collimators():
         probability = segmenter.segment_frames(frame[None])[0]
         blocked = blocked_fraction(frame.shape, collimation)
         assert not (probability[blocked > 0.5] > 0.5).any(), collimation
+
+
+def test_a_strip_along_the_image_border_is_cleared_and_crossing_vessels_kept():
+    import cv2
+
+    from AngioSegLib.segment.field_of_view import edge_strips
+
+    mask = np.zeros((512, 512), np.uint8)
+    mask[1:3, 100:400] = 1  # a 2 px strip along the top border (a frame line called vessel)
+    mask[200:350, 508:512] = 1  # a 4 px one along the right border
+    cv2.line(mask, (0, 300), (120, 360), 1, 8)  # a vessel leaving across the left border, 27°
+    mask[420:512, 250:258] = 1  # and one leaving straight down
+    cv2.line(mask, (300, 150), (300, 250), 1, 6)  # and one inside
+    frame = np.random.default_rng(0).normal(1000.0, 30.0, (512, 512)).astype(np.float32)
+    frame[0, :] = frame[:, 0] = frame[-1, :] = frame[:, -1] = 0.0  # a dark frame line
+    frame[1:, -3:] = 300.0  # and a graded dark edge along the right side
+    strips = edge_strips(mask.astype(bool), frame)
+    assert strips[1:3, 100:400].all() and strips[200:350, 508:512].all()
+    assert strips.sum() == 2 * 300 + 150 * 4  # nothing else
+    assert not strips[:, :10].any() and not strips[-10:, :].any()
+    assert not edge_strips(np.zeros((512, 512), bool), frame).any()
+    # a cropped angiogram has no border edge: its vessels run on to the crop's border
+    crop = np.random.default_rng(1).normal(1000.0, 30.0, (512, 512)).astype(np.float32)
+    assert not edge_strips(mask.astype(bool), crop).any()

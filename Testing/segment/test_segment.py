@@ -295,4 +295,5 @@ def test_probabilities_outside_the_shutters_are_zero(model, phantom):
     raw = Segmenter(model, device="cpu", backend="torch",
                     field_of_view=False).segment_frames(frames)
     assert not cleared[:, :, 99:].any() and raw[:, :, 99:].max() > 0.1
-    np.testing.assert_array_equal(cleared[:, :, :95], raw[:, :, :95])
+    band = 4  # along the image border a run of vessel is cleared too (edge_strips)
+    np.testing.assert_array_equal(cleared[:, band:-band, band:95], raw[:, band:-band, band:95])
