@@ -115,9 +115,6 @@ def upsample_classes(classes: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 NAMING_RADIUS_PX = 6
 """A lesion takes the most common segment name within this distance of its MLD point (px): at a
 tight lesion the vessel mask may thin to nothing at the point itself."""
-NAMING_WALK_PX = 40
-"""Where nothing that near is named, the lesion takes the name of the nearest named stretch of
-its own vessel's centerline, this far at most along it (px; ~8 mm at 0.2 mm/px)."""
 
 
 def segment_at(labels: np.ndarray, row: float, col: float,
@@ -151,32 +148,8 @@ def name_analysis(analysis, anatomy: np.ndarray):
         return replace(item, syntax_segment=segment.syntax, segment_name=segment.name)
 
     segments = tuple(named(s, _segment_along(labels, s.points_rc)) for s in analysis.segments)
-    centerlines = {s.segment_id: s.points_rc for s in analysis.segments}
-    stenoses = tuple(
-        named(s, segment_at(labels, *s.position_rc)
-              or _nearest_named_along(labels, centerlines.get(s.segment_id), s.position_rc))
-        for s in analysis.stenoses)
+    stenoses = tuple(named(s, segment_at(labels, *s.position_rc)) for s in analysis.stenoses)
     return replace(analysis, segments=segments, stenoses=stenoses)
-
-
-def _nearest_named_along(labels: np.ndarray, points_rc: np.ndarray | None,
-                         position_rc: tuple[float, float],
-                         walk_px: float = NAMING_WALK_PX) -> CoronarySegment | None:
-    """The segment named nearest to ``position_rc`` along a centerline (N, 2) (row, col) that
-    passes it, walking both ways up to ``walk_px`` of arc; None if nothing is named there."""
-    if points_rc is None or len(points_rc) == 0:
-        return None
-    points = np.asarray(points_rc, float)
-    start = int(np.argmin(np.hypot(*(points - np.asarray(position_rc, float)).T)))
-    arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(points, axis=0).T))])
-    distance = np.abs(arc - arc[start])
-    for i in np.argsort(distance, kind="stable"):
-        if distance[i] > walk_px:
-            break
-        found = segment_at(labels, *points[i], radius_px=2.0)
-        if found is not None:
-            return found
-    return None
 
 
 def _segment_along(labels: np.ndarray, points_rc: np.ndarray) -> CoronarySegment | None:

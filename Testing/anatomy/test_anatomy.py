@@ -181,18 +181,6 @@ def test_a_stenosis_on_a_vessel_labelled_7_is_reported_as_segment_7():
     assert "LAD mid, segment 7" in named.summary_lines()[1]
     unnamed = name_analysis(analysis, np.zeros_like(anatomy))  # no name: left as it was
     assert {s.syntax_segment for s in unnamed.stenoses} == {None}
-    # the head left the lesion's stretch unnamed (class 0): the nearest named stretch of the
-    # same vessel names it, within NAMING_WALK_PX along the centerline and not beyond
-    from AngioSegLib.anatomy.segments import NAMING_WALK_PX
-
-    row, col = analysis.stenoses[0].position_rc
-    rows, cols = np.ogrid[:256, :256]
-    near = np.hypot(rows - row, cols - col)
-    gap = anatomy.copy()
-    gap[0][near <= 20] = 0
-    assert {s.syntax_segment for s in name_analysis(analysis, gap).stenoses} == {"7"}
-    gap[0][near <= NAMING_WALK_PX + 8] = 0
-    assert {s.syntax_segment for s in name_analysis(analysis, gap).stenoses} == {None}
 
 
 @pytest.mark.slow
