@@ -38,6 +38,11 @@ FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
 BUNDLE_LAYOUT = f"a folder holding {METADATA_FILE.as_posix()} and {WEIGHTS_FILE.as_posix()}"
 
 
+def normalisation_name(record: dict | None) -> str:
+    """The name in a bundle's normalisation record (0.1.0's when the bundle names none)."""
+    return (record or {}).get("name", LEGACY_NORMALISATION)
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     """A network in eval mode (fp32, CPU) with its bundle metadata."""
@@ -53,7 +58,7 @@ class LoadedModel:
     @property
     def normalisation_name(self) -> str:
         """The input normalisation the network expects (0.1.0's when the bundle names none)."""
-        return (self.normalisation or {}).get("name", LEGACY_NORMALISATION)
+        return normalisation_name(self.normalisation)
 
     @property
     def segment_classes(self) -> int:
@@ -221,16 +226,13 @@ class BundleInfo:
     @property
     def normalisation_name(self) -> str:
         """The input normalisation the network expects (0.1.0's when the bundle names none)."""
-        return (self.normalisation or {}).get("name", LEGACY_NORMALISATION)
+        return normalisation_name(self.normalisation)
 
     def weights_digest(self) -> str:
         """First 16 hex digits of the SHA-256 of the weights file's bytes (a cache key)."""
         digest = hashlib.sha256()
-        if not (self.folder / WEIGHTS_FILE).is_file():
-            raise _bundle_error(self.folder, f"{WEIGHTS_FILE} is missing: the bundle has no "
-                                             "weights; copy the bundle again")
         try:
-            with (self.folder / WEIGHTS_FILE).open("rb") as stream:
+            with weights_file(self.folder).open("rb") as stream:
                 for block in iter(lambda: stream.read(1 << 20), b""):
                     digest.update(block)
         except OSError as error:
@@ -280,6 +282,18 @@ def load_bundle(model: str | os.PathLike[str] | BundleInfo) -> LoadedModel:
         input_spacing_mm=info.input_spacing_mm, normalisation=info.normalisation,
         path=info.folder,
     )
+
+
+REDO_WEIGHTS = "copy the bundle again, or re-save the weights with torch.save(network.state_dict())"
+
+
+def weights_file(folder: Path) -> Path:
+    """The bundle's weights file; ModelError in one line when it is missing."""
+    path = folder / WEIGHTS_FILE
+    if not path.is_file():
+        raise _bundle_error(folder, f"{WEIGHTS_FILE} is missing: the bundle has no weights; "
+                                    f"{REDO_WEIGHTS}")
+    return path
 
 
 def _bundle_error(folder: Path, problem: str) -> ModelError:

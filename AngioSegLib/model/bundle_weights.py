@@ -9,9 +9,11 @@ from pathlib import Path
 from AngioSegLib.model.bundle import (
     METADATA_FILE,
     MODEL_NAMES,
+    REDO_WEIGHTS,
     WEIGHTS_FILE,
     _bundle_error,
     _short,
+    weights_file,
 )
 
 
@@ -23,11 +25,7 @@ def read_state_dict(folder: Path) -> dict:
 
     import torch
 
-    path = folder / WEIGHTS_FILE
-    redo = "copy the bundle again, or re-save the weights with torch.save(network.state_dict())"
-    if not path.is_file():
-        raise _bundle_error(folder, f"{WEIGHTS_FILE} is missing: the bundle has no weights; "
-                                    f"{redo}")
+    path = weights_file(folder)
     try:
         with path.open("rb") as stream:
             head = stream.read(4)
@@ -36,7 +34,7 @@ def read_state_dict(folder: Path) -> dict:
                                     f"{error.strerror or error}") from error
     if not head:
         raise _bundle_error(folder, f"{WEIGHTS_FILE} is empty (0 bytes): it was not written "
-                                    f"completely; {redo}")
+                                    f"completely; {REDO_WEIGHTS}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, EOFError, RuntimeError, OSError, ValueError, KeyError,
@@ -48,11 +46,11 @@ def read_state_dict(folder: Path) -> dict:
         else:
             why = f"not a PyTorch file (it starts with the bytes {head.hex(' ')})"
         raise _bundle_error(folder, f"{WEIGHTS_FILE} is damaged or not a PyTorch state dict: "
-                                    f"{why}; {redo}") from error
+                                    f"{why}; {REDO_WEIGHTS}") from error
     if not isinstance(state, dict) or not state:
         found = "an empty dict" if isinstance(state, dict) else f"a {type(state).__name__}"
         raise _bundle_error(folder, f"{WEIGHTS_FILE} holds {found}, not a PyTorch state dict "
-                                    f"(tensor names → tensors); {redo}")
+                                    f"(tensor names → tensors); {REDO_WEIGHTS}")
     others = [key for key, value in state.items() if not isinstance(value, torch.Tensor)]
     if others:
         raise _bundle_error(folder, f"{WEIGHTS_FILE} is not a PyTorch state dict: {len(others)} "

@@ -106,6 +106,9 @@ class TrainOptions:
         for name in ("epochs", "steps_per_epoch", "batch_size", "threads"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be at least 1, found {getattr(self, name)}")
+        if not (math.isfinite(self.segment_balance) and self.segment_balance >= 0):
+            raise InputError(f"segment_balance must be 0 (unweighted) or more, found "
+                             f"{self.segment_balance}; 0.5 weighs by 1/sqrt(pixel count)")
         if not 32 <= self.crop_size <= 4096 or self.crop_size % 32:
             raise InputError(f"crop_size must be a multiple of 32 in [32, 4096], "
                              f"found {self.crop_size}")

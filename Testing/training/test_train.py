@@ -65,6 +65,8 @@ def test_options_are_checked(tmp_path):
         TrainOptions(output=tmp_path, phantoms=2, crop_size=100)
     with pytest.raises(InputError, match="batch_size must be at least 1"):
         TrainOptions(output=tmp_path, phantoms=2, batch_size=0)
+    with pytest.raises(InputError, match="segment_balance must be 0 .unweighted. or more"):
+        TrainOptions(output=tmp_path, phantoms=2, segment_balance=-0.5)
 
 
 def test_cli_trains_from_an_image_folder(tmp_path):
