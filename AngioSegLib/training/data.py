@@ -302,7 +302,9 @@ def make_augmentation(crop_size: int, seed: int, flips: bool = True):
         RandZoomd(keys, prob=0.5, min_zoom=0.6, max_zoom=1.6,
                   mode=("area", "nearest", "nearest", "nearest"), padding_mode="reflect",
                   keep_size=False),
-        SpatialPadd(keys, spatial_size=(crop_size, crop_size), mode="reflect"),
+        # mirrored (numpy's "symmetric" pads by any amount; torch's "reflect" refuses to pad
+        # an image zoomed out below half the crop, such as a 256 px phantom into a 512 crop)
+        SpatialPadd(keys, spatial_size=(crop_size, crop_size), mode="symmetric"),
         RandSpatialCropd(keys, roi_size=(crop_size, crop_size), random_size=False),
         *turns,
         RandAffined(keys, prob=0.3, rotate_range=(0.3,), scale_range=(0.1, 0.1),

@@ -264,3 +264,20 @@ def test_segment_classes_are_weighed_by_inverse_pixel_frequency():
     # median count 80 (per two samples): weights sqrt(80 / count), clipped to [0.2, 10]
     np.testing.assert_allclose(weights, [1.0, 0.3162, 1.0, 2.0, 1.0], atol=1e-4)
     np.testing.assert_array_equal(segment_class_weights(samples, 5, 0.0), np.ones(5))
+
+
+def test_augmentation_pads_small_images_up_to_a_large_crop():
+    """A 165 px sample (a 256 px phantom zoomed out) fills a 512 crop: mirrored, every key
+    alike, labels still binary."""
+    from AngioSegLib.training.data import make_augmentation
+
+    rng = np.random.default_rng(0)
+    label = np.zeros((1, 165, 165), np.float32)
+    label[0, 80:85] = 1.0
+    sample = {"image": rng.random((1, 165, 165), dtype=np.float32), "label": label,
+              "weight": np.ones_like(label), "segments": label.copy()}
+    out = make_augmentation(512, seed=0)(sample)
+    for key in ("image", "label", "weight", "segments"):
+        assert tuple(out[key].shape) == (1, 512, 512)
+    values = np.unique(np.asarray(out["label"]))
+    assert set(values.tolist()) <= {0.0, 1.0} and 1.0 in values
