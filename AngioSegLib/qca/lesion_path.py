@@ -21,9 +21,13 @@ the vessel's skeleton ends on both sides of the lesion and no analysis segment r
 * a route longer than ``MAX_DETOUR`` × the chord is refused (it went round something);
 * an end left without a partner (the far side of the break ends in a junction, or was pruned)
   is bridged to the nearest skeleton pixel of another component within ``BODY_CONE_DEG`` of
-  its direction, where that component runs along the chord (``BODY_MAX_TURN_DEG``), and only
+  its direction, where that component runs along the chord or the end's direction
+  (``BODY_MAX_TURN_DEG``, its direction taken along its skeleton) with a comparable width
+  (``MAX_DIAMETER_RATIO``), and only
   when the route looks like a vessel (median tubeness over its middle ≥ ``MIN_BODY_TUBENESS``:
-  a tight lumen, not a total occlusion, which needs the two facing ends).
+  a tight lumen, not a total occlusion, which needs the two facing ends) or ends on a tip of the
+  unpruned skeleton (the far side's end, pruned as a spur because a junction next to it made
+  the vessel look wide there: the two ends face each other);
 
 Each route is drawn into a copy of the mask (one pixel wide, 8-connected), so the skeleton,
 the centerline and the analysis segment run through the lesion; the lumen there is then measured
@@ -197,21 +201,42 @@ def bridge_gaps(mask: np.ndarray, image: np.ndarray, mm_per_pixel: float,
     skeleton = skeletonize(mask)
     points = np.argwhere(skeleton).astype(float)
     labels = ndimage.label(mask, structure=np.ones((3, 3)))[0][skeleton]
+    neighbours = ndimage.convolve(skeleton.astype(np.uint8), np.ones((3, 3), np.uint8),
+                                  mode="constant")[skeleton] - 1
+    diameter = 2.0 * ndimage.distance_transform_edt(mask)
     for k, end in enumerate(ends):
         if k in used:
             continue
-        bridge = _to_body(end, points, labels, image, max_gap_mm / mm_per_pixel)
+        bridge = _to_body(end, skeleton, diameter, points, labels, neighbours == 1, image,
+                          max_gap_mm / mm_per_pixel)
         if bridge is not None:
             out[bridge.points_rc[:, 0].astype(int), bridge.points_rc[:, 1].astype(int)] = True
             bridges.append(bridge)
     return out.astype(np.uint8), tuple(bridges)
 
 
-def _to_body(end: _End, points: np.ndarray, labels: np.ndarray, image: np.ndarray,
+def _along_skeleton(skeleton: np.ndarray, start: np.ndarray, reach_px: float) -> np.ndarray:
+    """(K, 2) pixels of ``skeleton`` (H, W) bool within ``reach_px`` steps of ``start`` along it
+    (a geodesic walk: a crossing next to ``start`` adds only its own first pixels)."""
+    reach = int(np.ceil(reach_px))
+    lo = np.maximum(start.astype(int) - reach - 1, 0)
+    hi = np.minimum(start.astype(int) + reach + 2, skeleton.shape)
+    crop = skeleton[lo[0]:hi[0], lo[1]:hi[1]]
+    seed = np.zeros_like(crop)
+    seed[tuple(start.astype(int) - lo)] = True
+    walked = ndimage.binary_dilation(seed, np.ones((3, 3), bool), iterations=reach, mask=crop)
+    return (np.argwhere(walked) + lo).astype(float)
+
+
+def _to_body(end: _End, skeleton: np.ndarray, diameter_px: np.ndarray, points: np.ndarray,
+             labels: np.ndarray, tips: np.ndarray, image: np.ndarray,
              max_gap_px: float) -> Bridge | None:
     """A bridge from a free ``end`` to the body of another component it points at (the far
-    side of a break whose own end is lost in a junction), or None. ``points`` (M, 2) skeleton
-    pixels and their component ``labels`` (M,). See the module docstring."""
+    side of a break whose own end is lost in a junction or pruned as a spur), or None.
+    ``skeleton`` (H, W) the mask's unpruned skeleton, ``diameter_px`` (H, W) twice the mask's
+    distance transform, ``points`` (M, 2) the skeleton's pixels, their
+    component ``labels`` (M,) and ``tips`` (M,) bool, its end pixels. See the module
+    docstring."""
     chord = points - end.point
     distance = np.linalg.norm(chord, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -222,18 +247,27 @@ def _to_body(end: _End, points: np.ndarray, labels: np.ndarray, image: np.ndarra
         return None
     target_index = np.flatnonzero(ahead)[np.argmin(distance[ahead])]
     target = points[target_index]
-    beyond = chord @ end.direction >= chord[target_index] @ end.direction  # the far side
-    near = (labels == labels[target_index]) & beyond & (
-        np.linalg.norm(points - target, axis=1) <= 1.5 * end.diameter_px)
-    if near.sum() < 3:
+    near = _along_skeleton(skeleton, target, end.diameter_px)
+    if len(near) < 3:
         return None
-    local = points[near] - points[near].mean(axis=0)
+    body = float(np.median(diameter_px[tuple(near.astype(int).T)]))
+    if max(body, end.diameter_px) > MAX_DIAMETER_RATIO * max(min(body, end.diameter_px), 1.0):
+        return None  # a thin branch ahead is no continuation of this vessel
+    local = near - near.mean(axis=0)
     axis = np.linalg.svd(local, full_matrices=False)[2][0]  # the body's direction there
     unit = chord[target_index] / distance[target_index]
-    if abs(float(axis @ unit)) < np.cos(np.deg2rad(BODY_MAX_TURN_DEG)):
+    # the body continues the chord or the end's own direction (a blunt end's skeleton tip
+    # veers towards a corner, so the chord between two tips may run askew)
+    along = max(abs(float(axis @ unit)), abs(float(axis @ end.direction)))
+    if along < np.cos(np.deg2rad(BODY_MAX_TURN_DEG)):
         return None
     pixels, length, vesselness = _route(image, end.point, target, 0.5 * end.diameter_px)
-    if length > MAX_DETOUR * distance[target_index] + 2.0 or vesselness < MIN_BODY_TUBENESS \
+    # reaching the far side's own (spur) tip, the two ends face each other across the break,
+    # as a pair does, and a total occlusion has no contrast to show; else the route must look
+    # like a vessel
+    facing = bool(tips[target_index])
+    if length > MAX_DETOUR * distance[target_index] + 2.0 \
+            or (vesselness < MIN_BODY_TUBENESS and not facing) \
             or _touches_border(pixels, image.shape):
         return None
     return Bridge(pixels.astype(float), length)

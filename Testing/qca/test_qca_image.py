@@ -154,6 +154,30 @@ def test_a_lesion_where_the_segmentation_broke_is_listed(percent):
     assert main_segment(segments).bridged_length > 1.0
 
 
+@pytest.mark.parametrize("lesion_col", [100.0, 112.0])
+def test_an_occlusion_next_to_a_crossing_is_listed(lesion_col):
+    """A 4 mm vessel totally occluded 6–8 mm from where another vessel crosses it: the stub
+    between the crossing and the occlusion is pruned as a spur (the crossing makes the vessel
+    look wide there), yet the break is bridged and the occlusion listed at 100 %DS."""
+    main = straight_line((100, 100), 0.0, 180, step=0.1)
+    x = np.clip((main[:, 1] - lesion_col) * MM_PER_PIXEL / LESION_MM, -0.5, 0.5)
+    radius = 10.0 * (1 - np.clip(0.8 * (1 + np.cos(2 * np.pi * x)), 0.0, 1.0))
+    cross = straight_line((100, 70), 75.0, 150, step=0.1)
+    image = xray([(main, radius), (cross, np.full(len(cross), 7.0))])
+    gone = np.zeros((SIZE, SIZE), bool)
+    r, c = np.round(main[radius < 4.0]).astype(int).T
+    gone[r, c] = True
+    mask = render_tube((SIZE, SIZE), main, radius)[0] & ~ndimage.binary_dilation(gone,
+                                                                               iterations=8)
+    mask = (mask | render_tube((SIZE, SIZE), cross, 7.0)[0]).astype(np.uint8)
+    assert ndimage.label(mask)[1] == 2, "the segmentation is broken at the occlusion"
+    segments = measure_segments(mask.astype(np.float32), mask, MM_PER_PIXEL, "mm", 0,
+                                image=image)
+    lesion = listed_near(segments, np.array([100.0, lesion_col]))
+    assert lesion is not None and lesion.through_bridge
+    assert lesion.percent_diameter_stenosis >= 95.0
+
+
 def test_bridge_refuses_ends_that_do_not_face_each_other():
     """Two parallel vessel stubs side by side are not one vessel's break."""
     a = straight_line((80, 60), 0.0, 60, step=0.2)
