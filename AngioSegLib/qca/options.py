@@ -51,6 +51,9 @@ class QcaOptions:
     another vessel crosses or overlaps out of the reference fit and lesion search
     (:mod:`.overlap`); ``min_vessel_snr``: a lesion is listed only on a vessel whose healthy
     stretch stands out of the background noise by this much (not on background anatomy).
+    ``min_rvd_mm``: a lesion is listed only where its reference diameter is at least this (the
+    SYNTAX score grades lesions in vessels of 1.5 mm or more; 1.2 mm leaves room for the RVD's
+    measurement error, so a lesion of a 1.5 mm vessel is never dropped).
     ``analysis_frame`` (None: chosen from the filling curve) and ``segment_points`` (two
     (row, col) pixels, proximal first; None: every vessel of the segmentation) let a user pick
     the frame and the analysis segment.
@@ -66,6 +69,7 @@ class QcaOptions:
     junction_trim_diameters: float = 0.0
     lesion_threshold: float = 0.2
     min_stenosis_percent: float = 20.0
+    min_rvd_mm: float = 1.2
     max_lesions: int = 3
     min_reference_diameters: float = 1.0
     reference_window_diameters: float = 4.0
@@ -105,7 +109,8 @@ class QcaOptions:
         if min(self.profile_sigma_mm, self.spur_factor, self.min_branch_mm,
                self.end_trim_diameters, self.junction_trim_diameters,
                self.min_reference_diameters, self.densitometry_sigma_mm,
-               self.densitometry_background_mm, self.max_gap_mm, self.min_vessel_snr) < 0:
+               self.densitometry_background_mm, self.max_gap_mm, self.min_vessel_snr,
+               self.min_rvd_mm) < 0:
             raise InputError("QCA lengths and factors must be 0 or more")
         if self.uncalibrated_mm_per_pixel <= 0:
             raise InputError("uncalibrated_mm_per_pixel must be more than 0, found "
@@ -118,7 +123,7 @@ class QcaOptions:
                        min_branch_mm=self.min_branch_mm * px,
                        densitometry_sigma_mm=self.densitometry_sigma_mm * px,
                        densitometry_background_mm=self.densitometry_background_mm * px,
-                       max_gap_mm=self.max_gap_mm * px)
+                       max_gap_mm=self.max_gap_mm * px, min_rvd_mm=self.min_rvd_mm * px)
 
 
 DEFAULT_OPTIONS = QcaOptions()

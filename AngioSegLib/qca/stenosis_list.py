@@ -2,7 +2,8 @@
 
 A lesion is listed when %DS ≥ ``min_stenosis_percent`` and its reference is interpolated, or
 one-sided because a bifurcation ends the segment on the other side (an ostial lesion,
-:func:`is_ostial`); the vessel's healthy stretch stands out of the background noise by
+:func:`is_ostial`); its reference diameter (RVD) is at least ``min_rvd_mm`` (no lesion is
+graded on a distal twig); the vessel's healthy stretch stands out of the background noise by
 ``min_vessel_snr`` (:func:`vessel_snr`); and the narrowing (RVD − MLD) is at least
 :data:`MIN_NARROWING_SNR` × the diameter profile's own noise (:func:`stands_out`). The decision
 is made once, when a segment is measured (``ProfileAnalysis.listed``); every output (console,
@@ -64,6 +65,7 @@ def is_listable(lesion: ProfileAnalysis, centerline: CenterlineSegment, options:
     """Whether the stenosis list holds ``lesion`` (see the module docstring)."""
     severity = lesion.percent_diameter_stenosis
     return (on_vessel and severity is not None and severity >= options.min_stenosis_percent
+            and lesion.rvd is not None and lesion.rvd >= options.min_rvd_mm
             and stands_out(lesion, diameter)
             and (lesion.reference_method == INTERPOLATED
                  or is_ostial(centerline.start_is_junction, centerline.end_is_junction,

@@ -224,6 +224,23 @@ def test_a_crossing_vessel_does_not_make_a_lesion():
     assert any(s.overlap_length > 0 and s.overlap_stretches for s in segments)
 
 
+def test_a_lesion_of_a_distal_twig_is_measured_not_listed():
+    """A 60 % lesion of a 1 mm vessel (SYNTAX grades vessels of 1.5 mm or more): found on the
+    segment, not in the stenosis list; listed once ``min_rvd_mm`` allows such vessels."""
+    points, radius = narrowed(60.0)
+    radius = radius / 3.0  # a 1 mm reference
+    image = xray([(points, radius)])
+    mask, probability = render_tube((SIZE, SIZE), points, radius)
+    centre = points[len(points) // 2]
+    segments = measure_segments(probability, mask, MM_PER_PIXEL, "mm", 0, image=image)
+    lesion = main_segment(segments).lesions[0]
+    assert lesion.percent_diameter_stenosis >= 40.0 and lesion.rvd < 1.2
+    assert listed_near(segments, centre) is None
+    small = QcaOptions(min_rvd_mm=0.5)
+    segments = measure_segments(probability, mask, MM_PER_PIXEL, "mm", 0, small, image=image)
+    assert listed_near(segments, centre) is not None
+
+
 def test_a_lesion_off_any_vessel_is_not_listed():
     """A tube in the segmentation with no vessel in the image (background anatomy the network
     mistook for one): measured, not listed."""
