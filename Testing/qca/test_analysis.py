@@ -25,6 +25,9 @@ def test_an_uncalibrated_run_takes_the_option_lengths_at_a_nominal_pixel(lesion_
             if getattr(mm, name) is not None:
                 assert 0.2 * getattr(px, name) == pytest.approx(getattr(mm, name), rel=1e-6)
         assert px.mld_method == mm.mld_method
+    # the listing rules too (the RVD floor among them): the same stenoses
+    assert [s.mld_position * 0.2 for s in list_stenoses(in_px)] == pytest.approx(
+        [s.mld_position for s in list_stenoses(in_mm)], rel=1e-6)
 
 
 @pytest.mark.parametrize(("percent", "mm_per_pixel"), [(30, 0.3), (50, 0.2), (70, 0.25),

@@ -21,6 +21,15 @@ def test_options_are_checked():
         QcaOptions(mld_method="video")
     with pytest.raises(InputError, match="uncalibrated_mm_per_pixel must be more than 0"):
         QcaOptions(uncalibrated_mm_per_pixel=0.0)
+    with pytest.raises(InputError, match="lengths and factors must be 0 or more"):
+        QcaOptions(min_rvd_mm=-1.0)
+
+
+def test_every_length_is_taken_in_pixels_on_an_uncalibrated_run():
+    """At 0.25 mm per pixel the 1.2 mm RVD floor is 4.8 px, the 12 mm gap 48 px."""
+    px = QcaOptions(uncalibrated_mm_per_pixel=0.25).in_pixels()
+    assert px.min_rvd_mm == pytest.approx(4.8) and px.max_gap_mm == pytest.approx(48.0)
+    assert px.min_branch_mm == pytest.approx(4.0)
 
 
 def test_qca_points_option_is_parsed():
