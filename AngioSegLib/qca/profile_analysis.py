@@ -14,8 +14,9 @@ from scipy import ndimage
 from AngioSegLib.choices import Choice
 from AngioSegLib.qca.options import DEFAULT_OPTIONS, QcaOptions
 
-__all__ = ["BULGE_LIMIT", "FLARE_LIMIT", "INTERPOLATED", "LESION_MARGIN_RVD", "MIN_PROFILE_SAMPLES",
-           "POINT_ZONE_RVD", "REFERENCE_FIT_ITERATIONS", "TAPER_SPAN_FACTOR",
+__all__ = ["BULGE_LIMIT", "CANDIDATES_PER_LESION", "FLARE_LIMIT", "INTERPOLATED",
+           "LESION_MARGIN_RVD", "MIN_PROFILE_SAMPLES", "POINT_ZONE_RVD",
+           "REFERENCE_FIT_ITERATIONS", "TAPER_SPAN_FACTOR",
            "UPPER_LEVEL_PERCENTILE", "ZONE_MARGIN_RVD", "ProfileAnalysis", "ReferenceMethod",
            "analyze_lesions", "analyze_profile", "zone"]
 
@@ -37,6 +38,7 @@ TAPER_SPAN_FACTOR = 3.0
 # or ± POINT_ZONE_RVD × RVD around a point MLD (a lesion without a stretch).
 ZONE_MARGIN_RVD = 0.5
 POINT_ZONE_RVD = 1.0
+CANDIDATES_PER_LESION = 3  # narrowings examined per lesion sought (some have no reference)
 
 
 class ReferenceMethod(Choice):
@@ -208,15 +210,17 @@ def analyze_profile(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarra
     healthy = np.zeros(len(distance), bool)
     healthy[index[used]] = True
     limit = 1.0 - options.lesion_threshold
-    lo, hi = _run_around(d < limit * fit, i_min) if d[i_min] < limit * fit[i_min] else (i_min,
-                                                                                         i_min)
+    # the lesion ends, at the latest, on the healthy samples its reference was fitted to: a
+    # one-sided taper line, extrapolated, must not make the whole vessel one lesion
+    ratio = np.where(used, np.maximum(d / np.where(fit > 0, fit, np.inf), limit),
+                     d / np.where(fit > 0, fit, np.inf))
+    lo, hi = _run_around(ratio < limit, i_min) if ratio[i_min] < limit else (i_min, i_min)
     i_min = lo + int(np.argmin(d[lo:hi + 1]))
     mld = float(d[i_min])
     if method is ReferenceMethod.NONE or fit[i_min] <= 0:
         return ProfileAnalysis(reference, mld, int(index[i_min]), None, None, None,
                                ReferenceMethod.NONE)
     rvd = float(fit[i_min])
-    ratio = d / fit
     start = end = None
     if ratio[i_min] < limit:
         start = _crossing(s, ratio, i_min, -1, limit)
@@ -238,21 +242,36 @@ def analyze_lesions(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarra
                     options: QcaOptions = DEFAULT_OPTIONS) -> tuple[ProfileAnalysis, ...]:
     """Up to ``max_lesions`` lesions of one profile, the narrowest (relative to the envelope)
     first: after each, its zone (:func:`zone`) is excluded and the next narrowing of at least
-    ``min_stenosis_percent`` %DS is sought. The first is always returned, even when it is no
-    stenosis (it carries the segment's MLD)."""
+    ``min_stenosis_percent`` %DS is sought, until a milder one with a reference on both sides
+    turns up. A narrowing that cannot be a stenosis — no reference on both sides, or a
+    reference under ``min_rvd_mm`` (a vessel's tip, where the profile fades to nothing and its
+    reference with it) — is passed over: ± ``POINT_ZONE_RVD`` median diameters about it are
+    excluded and the search goes on, over at most ``CANDIDATES_PER_LESION`` × ``max_lesions``
+    narrowings. The first is always returned, even when it is no stenosis (it carries the
+    segment's MLD)."""
     found = [analyze_profile(distance, diameter, valid, options)]
     exclude = np.zeros(len(distance), bool)
-    while len(found) < options.max_lesions:
-        last = found[-1]
-        if last.mld_index is None or last.rvd is None:
+    finite = np.isfinite(diameter) & valid
+    typical = float(np.median(diameter[finite])) if finite.any() else 0.0
+    last, passed_over = found[0], False
+    for _ in range(CANDIDATES_PER_LESION * options.max_lesions):
+        if len(found) >= options.max_lesions or last.mld_index is None:
             break
-        lo, hi = zone(last, distance)
-        exclude |= (distance >= lo) & (distance <= hi)
-        candidate = analyze_profile(distance, diameter, valid, options, exclude)
-        severity = candidate.percent_diameter_stenosis
-        if severity is None or severity < options.min_stenosis_percent:
-            break
-        found.append(candidate)
+        if passed_over or last.rvd is None:
+            centre = float(distance[last.mld_index])
+            exclude |= np.abs(distance - centre) <= POINT_ZONE_RVD * typical
+        if last.rvd is not None:
+            lo, hi = zone(last, distance)
+            exclude |= (distance >= lo) & (distance <= hi)
+        last = analyze_profile(distance, diameter, valid, options, exclude)
+        severity = last.percent_diameter_stenosis
+        passed_over = severity is None or last.rvd < options.min_rvd_mm
+        if passed_over:
+            continue
+        if severity >= options.min_stenosis_percent:
+            found.append(last)
+        elif last.reference_method is INTERPOLATED:
+            break  # a mild narrowing between healthy stretches: the rest are milder still
+        else:
+            passed_over = True  # a one-sided reference: a tip or a stub, look further
     return tuple(found)
-
-

@@ -77,3 +77,23 @@ def test_a_flare_at_the_profile_end_does_not_hide_the_lesion():
     lesion = analyze_profile(s, d, np.ones(len(s), bool))
     assert s[lesion.mld_index] == pytest.approx(15.0, abs=0.2)
     assert lesion.percent_diameter_stenosis == pytest.approx(35.0, abs=3.0)
+
+
+def test_a_broken_vessel_tip_does_not_hide_the_lesion():
+    """A 2.5 mm vessel, 50 % lesion at 18 mm, tapering to 1.3 mm at 45 mm and ending in the
+    broken tip a segmentation leaves (lumen lost at 46–48 and 50–51.5 mm around a 2 mm
+    fragment, a blob at the very end): the tip is the narrowest against its envelope and is
+    measured first, but its stretch ends where its reference was fitted, the tip's
+    one-sided dead ends are passed over, and the lesion is found at its severity."""
+    s = np.linspace(0.0, 54.0, 541)
+    d = (2.5 - (1.2 / 45.0) * s) * (1 - 0.5 * np.exp(-0.5 * ((s - 18.0) / 1.0) ** 2))
+    d[(s > 46.0) & (s <= 48.0)] = 0.1
+    d[(s > 48.0) & (s <= 50.0)] = 1.9
+    d[(s > 50.0) & (s <= 51.5)] = 0.1
+    d[s > 51.5] = 2.2
+    lesions = analyze_lesions(s, d, np.ones(len(s), bool))
+    at = [float(s[lesion.mld_index]) for lesion in lesions]
+    assert at[0] > 45.0  # the tip first
+    mid = [lesion for lesion, where in zip(lesions, at, strict=True) if abs(where - 18.0) < 1.0]
+    assert mid and mid[0].percent_diameter_stenosis == pytest.approx(50.0, abs=5.0)
+    assert mid[0].reference_method is INTERPOLATED
