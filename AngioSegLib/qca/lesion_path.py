@@ -85,13 +85,13 @@ class _End:
     component: int
 
 
-def _free_ends(mask: np.ndarray, min_branch_px: float) -> list[_End]:
-    """Free ends of the mask's pruned skeleton, with direction, local diameter and component."""
+def _free_ends(mask: np.ndarray, diameter: np.ndarray, min_branch_px: float) -> list[_End]:
+    """Free ends of the mask's pruned skeleton, with direction, local diameter (from
+    ``diameter`` (H, W), twice the mask's distance transform, px) and component."""
     skeleton = prune_skeleton(mask, 1.5, min_branch_px)
     if skeleton is None:
         return []
     table, degree = skeleton_summary(skeleton)
-    diameter = 2.0 * ndimage.distance_transform_edt(mask)
     labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
     ends = []
     for i, (src, dst) in enumerate(zip(table["node_id_src"], table["node_id_dst"], strict=True)):
@@ -183,7 +183,8 @@ def bridge_gaps(mask: np.ndarray, image: np.ndarray, mm_per_pixel: float,
     image = np.asarray(image, np.float32)
     if image.shape != mask.shape:
         raise InputError(f"image must match the mask's shape {mask.shape}, found {image.shape}")
-    ends = [e for e in _free_ends(mask, min_branch_px)
+    diameter = 2.0 * ndimage.distance_transform_edt(mask)
+    ends = [e for e in _free_ends(mask, diameter, min_branch_px)
             if e.diameter_px * mm_per_pixel >= MIN_END_DIAMETER_MM]
     out = mask.copy()
     used: set[int] = set()
@@ -203,7 +204,6 @@ def bridge_gaps(mask: np.ndarray, image: np.ndarray, mm_per_pixel: float,
     labels = ndimage.label(mask, structure=np.ones((3, 3)))[0][skeleton]
     neighbours = ndimage.convolve(skeleton.astype(np.uint8), np.ones((3, 3), np.uint8),
                                   mode="constant")[skeleton] - 1
-    diameter = 2.0 * ndimage.distance_transform_edt(mask)
     for k, end in enumerate(ends):
         if k in used:
             continue

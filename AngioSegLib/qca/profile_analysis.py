@@ -212,8 +212,8 @@ def analyze_profile(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarra
     limit = 1.0 - options.lesion_threshold
     # the lesion ends, at the latest, on the healthy samples its reference was fitted to: a
     # one-sided taper line, extrapolated, must not make the whole vessel one lesion
-    ratio = np.where(used, np.maximum(d / np.where(fit > 0, fit, np.inf), limit),
-                     d / np.where(fit > 0, fit, np.inf))
+    ratio = d / np.where(fit > 0, fit, np.inf)
+    ratio[used] = np.maximum(ratio[used], limit)
     lo, hi = _run_around(ratio < limit, i_min) if ratio[i_min] < limit else (i_min, i_min)
     i_min = lo + int(np.argmin(d[lo:hi + 1]))
     mld = float(d[i_min])
@@ -265,13 +265,12 @@ def analyze_lesions(distance: np.ndarray, diameter: np.ndarray, valid: np.ndarra
             exclude |= (distance >= lo) & (distance <= hi)
         last = analyze_profile(distance, diameter, valid, options, exclude)
         severity = last.percent_diameter_stenosis
-        passed_over = severity is None or last.rvd < options.min_rvd_mm
-        if passed_over:
-            continue
-        if severity >= options.min_stenosis_percent:
+        gradable = severity is not None and last.rvd >= options.min_rvd_mm
+        passed_over = False
+        if gradable and severity >= options.min_stenosis_percent:
             found.append(last)
-        elif last.reference_method is INTERPOLATED:
+        elif gradable and last.reference_method is INTERPOLATED:
             break  # a mild narrowing between healthy stretches: the rest are milder still
         else:
-            passed_over = True  # a one-sided reference: a tip or a stub, look further
+            passed_over = True  # a tip or a stub: look further
     return tuple(found)
