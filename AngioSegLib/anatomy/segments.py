@@ -226,40 +226,41 @@ def vote_over_time(labels: np.ndarray, masks: np.ndarray, flows=None, k: int = 2
 
     ``labels`` (T, H, W) uint8 per-frame labels; ``masks`` (T, H, W) vessel masks; ``k`` frames.
     """
-    import cv2
-
-    from AngioSegLib.temporal.flow import upsample_displacement
-
     labels = np.asarray(labels)
-    n, shape = labels.shape[0], labels.shape[1:]
+    n = labels.shape[0]
     if k <= 0 or n < 2:
         return labels.copy()
     out = np.zeros(labels.shape, np.uint8)
-    grid = np.dstack(np.meshgrid(np.arange(shape[1], dtype=np.float32),
-                                 np.arange(shape[0], dtype=np.float32)))
     for t in range(n):
-        where = np.flatnonzero(np.asarray(masks[t]) > 0)  # only vessel pixels are named
-        if where.size == 0:
+        rows, cols = np.nonzero(np.asarray(masks[t]) > 0)  # only vessel pixels are named
+        if rows.size == 0:
             continue
-        seen = [labels[t].ravel()[where], labels[t].ravel()[where]]  # own frame counts twice
+        own = labels[t][rows, cols]
+        seen = [own, own]  # own frame counts twice
         for step in (-1, 1):
             lags = min(k, t if step == -1 else n - 1 - t)
             maps = (flows.chain_maps(t, step, lags) if flows is not None and lags
                     else (None for _ in range(lags)))
             for lag, grid_map in enumerate(maps, start=1):
-                neighbour = labels[t + step * lag]
-                if grid_map is not None:
-                    moved = upsample_displacement(grid_map, shape) + grid
-                    neighbour = cv2.remap(neighbour, moved, None, cv2.INTER_NEAREST,
-                                          borderMode=cv2.BORDER_REPLICATE)
-                seen.append(neighbour.ravel()[where])
-        pixel = np.tile(np.arange(where.size), len(seen))
+                seen.append(_labels_moved(labels[t + step * lag], grid_map, rows, cols))
+        pixel = np.tile(np.arange(rows.size), len(seen))
         votes = np.bincount(pixel * SEGMENT_CLASSES + np.concatenate(seen).astype(np.int64),
-                            minlength=where.size * SEGMENT_CLASSES).reshape(where.size, -1)
-        named = np.zeros(out[t].size, np.uint8)
-        named[where] = votes.argmax(axis=1)
-        out[t] = named.reshape(shape)
+                            minlength=rows.size * SEGMENT_CLASSES).reshape(rows.size, -1)
+        out[t][rows, cols] = votes.argmax(axis=1)
     return out
+
+
+def _labels_moved(labels: np.ndarray, grid_map, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(N,) a neighbour frame's ``labels`` (H, W) at the pixels (``rows``, ``cols``) of frame t
+    moved along a flow-grid map to that frame (nearest pixel, border repeated; None: not moved)."""
+    from AngioSegLib.temporal.flow import displacement_at
+
+    if grid_map is None:
+        return labels[rows, cols]
+    dx, dy = displacement_at(grid_map, labels.shape, rows, cols).T
+    r = np.clip(np.rint(rows + dy), 0, labels.shape[0] - 1).astype(np.intp)
+    c = np.clip(np.rint(cols + dx), 0, labels.shape[1] - 1).astype(np.intp)
+    return labels[r, c]
 
 
 def name_vessels(classes: np.ndarray, masks: np.ndarray, flows=None, k: int = 2) -> np.ndarray:

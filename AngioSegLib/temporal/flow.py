@@ -222,6 +222,21 @@ def upsample_displacement(grid_map: np.ndarray, frame_shape: tuple[int, int]) ->
     return cv2.multiply(full, (to_x, to_y, 0.0, 0.0))
 
 
+def displacement_at(grid_map: np.ndarray, frame_shape: tuple[int, int], rows: np.ndarray,
+                    cols: np.ndarray) -> np.ndarray:
+    """(N, 2) (dx, dy) px: :func:`upsample_displacement` of ``grid_map`` read at the frame
+    pixels (``rows``, ``cols``) (N,) only, bilinear on the flow grid as that resize is (half-pixel
+    centres, border repeated): a few vessel pixels cost a few samples, not a whole frame."""
+    h, w = grid_map.shape[:2]
+    big_h, big_w = frame_shape
+    # on the grid: the map minus each sample's own position (bilinear is exact on the identity)
+    x = np.clip((np.asarray(cols, np.float32) + 0.5) * (w / big_w) - 0.5, 0, w - 1)
+    y = np.clip((np.asarray(rows, np.float32) + 0.5) * (h / big_h) - 0.5, 0, h - 1)
+    sampled = cv2.remap(grid_map, x.reshape(-1, 1), y.reshape(-1, 1), cv2.INTER_LINEAR)
+    moved = sampled.reshape(-1, 2) - np.stack([x, y], axis=1)
+    return moved * np.array([big_w / w, big_h / h], np.float32)
+
+
 def warp_image(image: np.ndarray, displacement_xy: np.ndarray, fill: float | None = None):
     """``image`` sampled at n + d(n) (bilinear); ``displacement_xy`` (H, W, 2) is (dx, dy) px.
 

@@ -415,3 +415,19 @@ def test_real_cine_flicker_drops_without_losing_vessels(shared_data, name, first
     flicker = temporal_flicker(result.masks, warp_previous_onto_current(result.masks, result.flows))
     assert flicker <= 0.7 * flicker_raw
     assert abs(int(result.masks.sum()) / int(raw.sum()) - 1.0) <= 0.10
+
+
+def test_displacement_at_a_few_pixels_is_the_upsampled_field_there():
+    """Sampling the flow grid at chosen frame pixels (the segment-name votes do) gives the
+    whole-frame upsampled displacement at them, border pixels included."""
+    from AngioSegLib.temporal.flow import displacement_at, upsample_displacement
+
+    rng = np.random.default_rng(0)
+    grid = np.dstack(np.meshgrid(np.arange(128, dtype=np.float32),
+                                 np.arange(96, dtype=np.float32)))
+    grid_map = grid + rng.normal(0.0, 2.0, grid.shape).astype(np.float32)
+    full = upsample_displacement(grid_map, (384, 512))
+    rows = np.r_[rng.integers(0, 384, 500), 0, 383, 0, 383]
+    cols = np.r_[rng.integers(0, 512, 500), 0, 511, 511, 0]
+    np.testing.assert_allclose(displacement_at(grid_map, (384, 512), rows, cols),
+                               full[rows, cols], atol=1e-3)
