@@ -20,6 +20,7 @@ Writes ``OUT/overlays.png``: one row per image (real cines, ARCADE val), one col
 predicted vessel in red, ARCADE's labels outlined in green.
 
     .venv/bin/python benchmarks/bench_model.py --models cenet-light,runs/x/last [--out figs]
+        [--catheters-kept]   # also each model without the catheter clearing
 """
 
 from __future__ import annotations
@@ -144,6 +145,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--arcade", type=int, default=200, help="ARCADE val images scored")
     parser.add_argument("--out", type=Path, default=Path("bench-model"), help="figure folder")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--catheters-kept", action="store_true",
+                        help="also score each model with the catheter left in (a column each)")
     args = parser.parse_args(argv)
     if not (DATA / "arcade-syntax").is_dir():
         raise SystemExit(f"bench_model needs {DATA} (ARCADE, XCA and the real cines)")
@@ -151,10 +154,12 @@ def main(argv: list[str] | None = None) -> None:
     rows: dict[str, dict[str, float]] = {}
     columns = []
     images = overlay_images()
-    for model in models:
-        segmenter = Segmenter(model, device="cpu", threads=args.threads)
+    runs = [(m, True) for m in models] + ([(m, False) for m in models]
+                                          if args.catheters_kept else [])
+    for model, clear in runs:
+        segmenter = Segmenter(model, device="cpu", threads=args.threads, clear_catheters=clear)
         raw = Segmenter(model, device="cpu", threads=args.threads, field_of_view=False)
-        label = f"{model} ({segmenter.model_version})"
+        label = f"{model} ({segmenter.model_version})" + ("" if clear else ", catheter kept")
         figures = {**arcade_scores(segmenter, args.arcade), **xca_scores(segmenter),
                    **phantom_dice(segmenter), **collimator_leak(segmenter, raw),
                    **catheter_leak(segmenter), **cine_floor(segmenter)}

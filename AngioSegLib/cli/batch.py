@@ -114,6 +114,7 @@ def batch(
         None, help="CPU threads per run (default: shared out among the cores and --workers)."
     ),
     field_of_view: bool = so.FIELD_OF_VIEW,
+    clear_catheters: bool = so.CATHETERS,
     auto_scale: bool = so.AUTO_SCALE,
     temporal_k: int = so.TEMPORAL_K,
     no_motion_compensation: bool = so.NO_MOTION_COMPENSATION,
@@ -143,7 +144,8 @@ def batch(
     pipeline = PipelineOptions(
         model=model,
         inference=so.inference_options(device, backend, precision, batch_size, scale, max_size,
-                                       None, field_of_view, auto_scale),  # threads: per run
+                                       None, field_of_view, auto_scale,
+                                       clear_catheters),  # threads: per run
         temporal=so.temporal_options(temporal_k, no_motion_compensation, temporal_weights,
                                      temporal_sigma, reliability_grey, flow_preset, flow_scale,
                                      clahe, threshold),

@@ -139,6 +139,7 @@ def segment(
     max_size: int = so.MAX_SIZE,
     threads: int = so.THREADS,
     field_of_view: bool = so.FIELD_OF_VIEW,
+    clear_catheters: bool = so.CATHETERS,
     auto_scale: bool = so.AUTO_SCALE,
     temporal_k: int = so.TEMPORAL_K,
     no_motion_compensation: bool = so.NO_MOTION_COMPENSATION,
@@ -184,7 +185,8 @@ def segment(
     options = PipelineOptions(
         model=model,
         inference=so.inference_options(device, backend, precision, batch_size, scale, max_size,
-                                       threads, field_of_view, auto_scale),
+                                       threads, field_of_view, auto_scale,
+                                       clear_catheters),
         temporal=so.temporal_options(temporal_k, no_motion_compensation, temporal_weights,
                                      temporal_sigma, reliability_grey, flow_preset, flow_scale,
                                      clahe, threshold),

@@ -43,6 +43,11 @@ FIELD_OF_VIEW = typer.Option(
     True, "--field-of-view/--no-field-of-view",
     help="Clear vessel probabilities outside the exposed field (collimator shutters).",
 )
+CATHETERS = typer.Option(
+    True, "--clear-catheters/--keep-catheters",
+    help="Clear the guiding catheter from the vessel mask (a tube of even width entering the "
+    "field from the top or an upper side, up to the ostium).",
+)
 AUTO_SCALE = typer.Option(
     True, "--auto-scale/--no-auto-scale",
     help="Bring frames to the scale the model was trained at (models without a spacing).",
@@ -88,11 +93,13 @@ BORDER_METHOD = typer.Option(
 
 def inference_options(device: str, backend: str, precision: str, batch_size: int | None,
                       scale: float, max_size: int | None, threads: int | None,
-                      field_of_view: bool, auto_scale: bool) -> InferenceOptions:
+                      field_of_view: bool, auto_scale: bool,
+                      clear_catheters: bool) -> InferenceOptions:
     """The inference flags as :class:`InferenceOptions` (checked there)."""
     return InferenceOptions(device=device, backend=backend, precision=precision,
                             batch_size=batch_size, scale=scale, max_size=max_size,
-                            threads=threads, field_of_view=field_of_view, auto_scale=auto_scale)
+                            threads=threads, field_of_view=field_of_view, auto_scale=auto_scale,
+                            clear_catheters=clear_catheters)
 
 
 def temporal_options(k: int, no_motion_compensation: bool, weights: str, sigma_frames: float,

@@ -46,7 +46,8 @@ class InferenceOptions:
     resolution (fewer FLOPs); ``max_size`` caps the longer side of the network input (px);
     ``threads`` = CPU threads; ``field_of_view`` clears vessel probabilities outside the exposed
     field (:func:`~.field_of_view.field_of_view`), where shutter edges mimic vessels, and
-    predictions running along the image border (:func:`~.field_of_view.edge_strips`)."""
+    predictions running along the image border (:func:`~.field_of_view.edge_strips`); with it,
+    ``clear_catheters`` clears the guiding catheter (:func:`~.catheter.catheter_pixels`)."""
 
     device: str = "auto"
     backend: Backend | str = Backend.AUTO
@@ -57,6 +58,7 @@ class InferenceOptions:
     threads: int | None = None
     cache_dir: Path | None = None  # ONNX cache (None: ~/.cache/angioseg/onnx)
     field_of_view: bool = True  # clear probabilities outside the exposed field (shutters)
+    clear_catheters: bool = True  # clear the catheter entering the field from the top
     auto_scale: bool = True  # the inference-scale policy of models without an input spacing
 
     def __post_init__(self) -> None:

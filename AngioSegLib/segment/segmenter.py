@@ -39,6 +39,7 @@ from AngioSegLib.errors import DeviceError, InputError
 from AngioSegLib.model.bundle import DEFAULT_MODEL, BundleInfo, LoadedModel, read_bundle
 from AngioSegLib.model.normalise import check_normalisation, normalise_frame
 from AngioSegLib.progress import Progress, ProgressCallback, no_progress
+from AngioSegLib.segment.catheter import catheter_pixels
 from AngioSegLib.segment.field_of_view import edge_strips, field_of_view
 from AngioSegLib.segment.options import (
     PAD_MULTIPLE,
@@ -431,8 +432,11 @@ class Segmenter:
             for k, i in enumerate(indices):
                 probability = self.restore(logits[k, 0], size, shape)
                 if self.options.field_of_view:
-                    probability[~field_of_view(frames_in[k])] = 0.0
+                    field = field_of_view(frames_in[k])
+                    probability[~field] = 0.0
                     probability[edge_strips(probability >= 0.5, frames_in[k])] = 0.0
+                    if self.options.clear_catheters:
+                        probability[catheter_pixels(probability >= 0.5, field)] = 0.0
                 named = None
                 if want_classes:
                     named = (self.restore_classes(segments[k], size, shape)
