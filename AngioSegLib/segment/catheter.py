@@ -176,14 +176,14 @@ def _is_catheter(stretch: np.ndarray, radius: np.ndarray, skeleton: np.ndarray,
 def _vessel_radius_off(stretch: np.ndarray, radius: np.ndarray, skeleton: np.ndarray,
                        arc: float) -> float:
     """90th percentile radius (px) of the skeleton off the stretch, over vessels of at least
-    MIN_RADIUS_PX (guidewires left out); infinite when they run for less than twice the
-    stretch's ``arc`` (px): a frame of devices alone, or before the contrast, has no artery to
-    be thinner than."""
+    MIN_RADIUS_PX (guidewires left out); infinite when they run for less than the stretch's
+    ``arc`` (px): a frame of devices alone, or before the contrast, has no artery to be thinner
+    than."""
     off = skeleton.copy()
     off[stretch[:, 0], stretch[:, 1]] = False
     radii = radius[off]
     radii = radii[radii >= MIN_RADIUS_PX]
-    return float(np.percentile(radii, 90)) if radii.size >= 2 * arc else float("inf")
+    return float(np.percentile(radii, 90)) if radii.size >= arc else float("inf")
 
 
 def _tube(stretch: np.ndarray, radius: np.ndarray, mask: np.ndarray) -> np.ndarray:
