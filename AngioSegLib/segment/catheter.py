@@ -15,9 +15,10 @@ straight and not thin beside the tree's widest vessels is a catheter; the mask p
 around it, up to two radii short of the ostium, are returned.
 
 On the 200 ARCADE val angiograms (`cenet-light` 0.4.0 masks): a catheter stretch found on 83,
-every one a catheter by eye; 0.07 % of the experts' labelled vessel pixels cleared (catheter tips
-inside the coarse polygons at the ostia). Catheters whose empty part the network leaves out (a free end
-away from the field's edge) are not found: a free end and a vessel's origin look alike.
+every one a catheter by eye; 0.07 % of the experts' labelled vessel pixels cleared (catheter
+tips inside the coarse polygons at the ostia). Catheters whose empty part the network leaves out
+(a free end away from the field's edge) are not found: a free end and a vessel's origin look
+alike.
 """
 
 from __future__ import annotations
