@@ -91,6 +91,7 @@ class AngioSegParameterNode:
     precision: Annotated[str, Choice(PRECISION_CHOICES), Default("auto")]
     scale: Annotated[float, WithinRange(0.1, 2.0), Default(1.0)]
     fieldOfView: Annotated[bool, Default(True)]
+    clearCatheters: Annotated[bool, Default(True)]
     temporalK: Annotated[int, WithinRange(0, 10), Default(2)]
     motionCompensation: Annotated[bool, Default(True)]
     temporalWeights: Annotated[str, Choice(TEMPORAL_WEIGHT_CHOICES), Default("reliability")]

@@ -84,7 +84,7 @@ def test_the_advanced_section_binds_every_stage_option():
     (advanced,) = [w for w in ui.iter("widget") if w.get("name") == "advancedCollapsibleButton"]
     bound = {p.find("string").text for p in advanced.iter("property")
              if p.get("name") == "SlicerParameterName"}
-    assert bound == {"device", "precision", "scale", "fieldOfView", "temporalK",
+    assert bound == {"device", "precision", "scale", "fieldOfView", "clearCatheters", "temporalK",
                      "motionCompensation", "temporalWeights", "flowPreset", "threshold"}
 
 

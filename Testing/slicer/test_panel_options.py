@@ -26,13 +26,14 @@ def test_the_panels_defaults_are_the_librarys():
 
 def test_every_panel_value_reaches_its_stage():
     values = PanelValues(model="cenet-light", device="cpu", precision="int8", scale=0.5,
-                         fieldOfView=False, temporalK=3, motionCompensation=False,
+                         fieldOfView=False, clearCatheters=False, temporalK=3,
+                         motionCompensation=False,
                          temporalWeights="gaussian", flowPreset="fast", threshold=0.4,
                          densitometricMld=False)
     options = pipelineOptions(values)
     assert options.model == "cenet-light"
     assert options.inference == InferenceOptions(device="cpu", precision="int8", scale=0.5,
-                                                 field_of_view=False)
+                                                 field_of_view=False, clear_catheters=False)
     assert options.temporal == TemporalOptions(k=3, motion_compensation=False,
                                                weights="gaussian", flow_preset="fast",
                                                threshold=0.4)

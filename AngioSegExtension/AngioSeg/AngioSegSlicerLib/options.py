@@ -33,6 +33,7 @@ class PanelValues:
     precision: str = "auto"
     scale: float = 1.0
     fieldOfView: bool = True
+    clearCatheters: bool = True
     temporalK: int = 2
     motionCompensation: bool = True
     temporalWeights: str = "reliability"
@@ -75,6 +76,7 @@ def pipelineOptions(values, catheterPoints: tuple[Point, Point] | None = None,
         inference=InferenceOptions(
             device=values.device, precision=values.precision, scale=float(values.scale),
             field_of_view=bool(values.fieldOfView),
+            clear_catheters=bool(values.clearCatheters),
         ),
         temporal=TemporalOptions(
             k=int(values.temporalK), motion_compensation=bool(values.motionCompensation),
