@@ -175,6 +175,7 @@ def run(
     if segmenter is None:
         progress(Progress("load model", 0, 1, "loading the segmentation model"))
         segmenter = make_segmenter(options)
+        progress(Progress("load model", 1, 1, f"{segmenter.model_name} loaded"))
     timings["segment"] = time.perf_counter() - start  # the model's loading counts as segmenting
     streamed = stream_run(cine, options, segmenter, progress, timings)
     return Result(

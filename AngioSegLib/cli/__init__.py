@@ -62,6 +62,10 @@ def main(argv: list[str] | None = None) -> None:
     # pydicom warns about each non-conformant value in old source files; the reader is tolerant
     # by design and reports what matters (calibration, timing) in the run's own warnings.
     warnings.filterwarnings("ignore", category=UserWarning, module="pydicom")
+    # highdicom doubts a one-part patient name ("Anonymized") copied from the source into SEG/SR;
+    # the name is the source's, carried over as it is
+    warnings.filterwarnings("ignore", message=r"The string .* is unlikely to represent the "
+                            r"intended person name", category=UserWarning)
     with _signals_as_interrupt() as received:
         try:
             code = _run(argv)

@@ -29,7 +29,8 @@ class _RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
         unit = task.fields.get("unit", "frames")
-        return Text(f"{speed:5.1f} {unit}/s" if speed else "", style="cyan")
+        counted = (task.total or 0) > 1  # a one-step task (loading the model) has no rate
+        return Text(f"{speed:5.1f} {unit}/s" if speed and counted else "", style="cyan")
 
 
 @contextmanager
