@@ -38,6 +38,7 @@ MIN_RADIUS_PX = 1.5  # thinner tubes are guidewires or small vessels (px)
 MIN_STRAIGHTNESS = 0.8  # chord / arc length of the stretch
 WIDTH_BAND = (0.7, 1.35)  # × the first radius: the width a catheter keeps to the ostium
 SPUR_RADII = 3.0  # a side path ending within this many radii is a spur, walked past
+MAX_MASK_SHARE = 0.25  # of the field: a larger "vessel" mask is no coronary tree (ARCADE ≤ 0.09)
 
 _STEPS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
@@ -50,8 +51,8 @@ def catheter_pixels(mask: np.ndarray, field: np.ndarray | None = None) -> np.nda
     mask = np.asarray(mask, bool)
     found = np.zeros(mask.shape, bool)
     field = np.ones(mask.shape, bool) if field is None else np.asarray(field, bool)
-    if not mask.any() or not field.any():
-        return found
+    if not mask.any() or not field.any() or mask.sum() > MAX_MASK_SHARE * field.sum():
+        return found  # nothing to clear, or a failed segmentation (no tree to walk)
     skeleton = skeletonize(mask)
     if skeleton.sum() < 2:
         return found
