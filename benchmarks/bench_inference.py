@@ -7,8 +7,8 @@ other jobs on the machine falls on all of them alike. Next to it: the FLOPs per 
 (torch.utils.flop_counter) and the floor that this CPU's measured matmul peak allows. A second
 table checks accuracy (trained weights only): Dice of each ONNX variant's masks against the
 full-resolution fp32 masks and against the ground truth of 512² phantoms, and Dice on the public
-XCA validation images when ../shared/data is here. The last row times the default Segmenter end to
-end (normalisation, padding, sigmoid included).
+XCA validation images when ../shared/data is here. The last two rows time the default Segmenter
+end to end (normalisation, padding, sigmoid included), plain and flip-averaged (``--flip-average``).
 
     .venv/bin/python benchmarks/bench_inference.py [--repeats 5] [--models cenet-r34,cenet-light]
 """
@@ -52,6 +52,7 @@ class Variant:
     scale: float = 1.0
     channels_last: bool = True
     end_to_end: bool = False  # time segment_frames (normalise, resize, pad, sigmoid included)
+    flip_average: bool = False  # the frame and its two mirror images (segment/flips.py)
 
 
 VARIANTS = (
@@ -64,6 +65,8 @@ VARIANTS = (
     Variant("ORT fp32 scale 0.5", "onnx", scale=0.5),
     Variant("ORT int8 scale 0.5", "onnx", "int8", 0.5),
     Variant("Segmenter default, end to end", "auto", "auto", end_to_end=True),
+    Variant("Segmenter flip-averaged, end to end", "auto", "auto", end_to_end=True,
+            flip_average=True),
 )
 
 
@@ -90,7 +93,7 @@ def count_gflops(network, size: int) -> float:
 def make_segmenter(model: LoadedModel, variant: Variant, cache_dir: Path) -> Segmenter:
     options = InferenceOptions(
         device="cpu", backend=variant.backend, precision=variant.precision, scale=variant.scale,
-        cache_dir=cache_dir,
+        cache_dir=cache_dir, flip_average=variant.flip_average,
     )
     return Segmenter(model, options, calibration_frames=phantom_calibration_frames)
 

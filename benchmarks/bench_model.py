@@ -21,11 +21,13 @@ predicted vessel in red, ARCADE's labels outlined in green.
 
     .venv/bin/python benchmarks/bench_model.py --models cenet-light,runs/x/last [--out figs]
         [--catheters-kept]   # also each model without the catheter clearing
+        [--flips]            # also each model with flip averaging (segment/flips.py)
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 from pathlib import Path
 
 import cv2
@@ -147,6 +149,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--catheters-kept", action="store_true",
                         help="also score each model with the catheter left in (a column each)")
+    parser.add_argument("--flips", action="store_true",
+                        help="also score each model with flip averaging (a column each)")
     args = parser.parse_args(argv)
     if not (DATA / "arcade-syntax").is_dir():
         raise SystemExit(f"bench_model needs {DATA} (ARCADE, XCA and the real cines)")
@@ -154,12 +158,14 @@ def main(argv: list[str] | None = None) -> None:
     rows: dict[str, dict[str, float]] = {}
     columns = []
     images = overlay_images()
-    runs = [(m, True) for m in models] + ([(m, False) for m in models]
-                                          if args.catheters_kept else [])
-    for model, clear in runs:
-        segmenter = Segmenter(model, device="cpu", threads=args.threads, clear_catheters=clear)
-        raw = Segmenter(model, device="cpu", threads=args.threads, field_of_view=False)
-        label = f"{model} ({segmenter.model_version})" + ("" if clear else ", catheter kept")
+    variants = [({}, "")]
+    variants += [({"clear_catheters": False}, ", catheter kept")] if args.catheters_kept else []
+    variants += [({"flip_average": True}, ", flips")] if args.flips else []
+    for (options, suffix), model in itertools.product(variants, models):
+        segmenter = Segmenter(model, device="cpu", threads=args.threads, **options)
+        raw = Segmenter(model, device="cpu", threads=args.threads, field_of_view=False,
+                        flip_average=options.get("flip_average", False))
+        label = f"{model} ({segmenter.model_version}){suffix}"
         figures = {**arcade_scores(segmenter, args.arcade), **xca_scores(segmenter),
                    **phantom_dice(segmenter), **collimator_leak(segmenter, raw),
                    **catheter_leak(segmenter), **cine_floor(segmenter)}

@@ -115,6 +115,7 @@ def batch(
     ),
     field_of_view: bool = so.FIELD_OF_VIEW,
     clear_catheters: bool = so.CATHETERS,
+    flip_average: bool = so.FLIP_AVERAGE,
     auto_scale: bool = so.AUTO_SCALE,
     temporal_k: int = so.TEMPORAL_K,
     no_motion_compensation: bool = so.NO_MOTION_COMPENSATION,
@@ -145,7 +146,7 @@ def batch(
         model=model,
         inference=so.inference_options(device, backend, precision, batch_size, scale, max_size,
                                        None, field_of_view, auto_scale,
-                                       clear_catheters),  # threads: per run
+                                       clear_catheters, flip_average),  # threads: per run
         temporal=so.temporal_options(temporal_k, no_motion_compensation, temporal_weights,
                                      temporal_sigma, reliability_grey, flow_preset, flow_scale,
                                      clahe, threshold),

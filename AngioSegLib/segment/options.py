@@ -47,7 +47,9 @@ class InferenceOptions:
     ``threads`` = CPU threads; ``field_of_view`` clears vessel probabilities outside the exposed
     field (:func:`~.field_of_view.field_of_view`), where shutter edges mimic vessels, and
     predictions running along the image border (:func:`~.field_of_view.edge_strips`); with it,
-    ``clear_catheters`` clears the guiding catheter (:func:`~.catheter.catheter_pixels`)."""
+    ``clear_catheters`` clears the guiding catheter (:func:`~.catheter.catheter_pixels`).
+    ``flip_average`` averages the vessel logits over the frame and its left-right and up-down
+    mirror images (:mod:`~.flips`; three network passes a frame)."""
 
     device: str = "auto"
     backend: Backend | str = Backend.AUTO
@@ -60,6 +62,7 @@ class InferenceOptions:
     field_of_view: bool = True  # clear probabilities outside the exposed field (shutters)
     clear_catheters: bool = True  # clear the catheter entering the field from the top
     auto_scale: bool = True  # the inference-scale policy of models without an input spacing
+    flip_average: bool = False  # average the vessel logits over the frame and its mirror images
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "backend", parse_choice(self.backend, Backend, "backend"))

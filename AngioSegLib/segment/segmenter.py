@@ -41,6 +41,7 @@ from AngioSegLib.model.normalise import check_normalisation, normalise_frame
 from AngioSegLib.progress import Progress, ProgressCallback, no_progress
 from AngioSegLib.segment.catheter import catheter_pixels
 from AngioSegLib.segment.field_of_view import edge_strips, field_of_view
+from AngioSegLib.segment.flips import flip_averaged
 from AngioSegLib.segment.options import (
     PAD_MULTIPLE,
     Backend,
@@ -342,7 +343,10 @@ class Segmenter:
 
     def run_network(self, batch: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Logits (B, 1, H, W) float32 of prepared inputs (B, 1, H, W), H and W multiples of 32;
-        with a segment head the pair (those, segment logits (B, S, H/4, W/4))."""
+        with a segment head the pair (those, segment logits (B, S, H/4, W/4)). With
+        ``flip_average`` the vessel logits are averaged over mirror images (:mod:`.flips`)."""
+        if self.options.flip_average:
+            return flip_averaged(self._runner, batch)
         return self._runner(batch)
 
     def _calibration_inputs(self) -> Iterator[np.ndarray]:

@@ -76,7 +76,7 @@ def _help_text(command: str, capsys, monkeypatch) -> str:
 def test_help_lists_every_stage_flag_and_its_choices(command, capsys, monkeypatch):
     text = _help_text(command, capsys, monkeypatch)
     for flag in ("--backend", "--precision", "--batch-size", "--scale", "--max-size", "--threads",
-                 "--no-field-of-view", "--keep-catheters", "--temporal-k",
+                 "--no-field-of-view", "--keep-catheters", "--flip-average", "--temporal-k",
                  "--no-motion-compensation", "--temporal-weights", "--temporal-sigma",
                  "--flow-preset", "--flow-scale", "--clahe", "--threshold", "--mld-method",
                  "--diameter-method"):
@@ -139,7 +139,7 @@ def test_segment_flags_reach_the_stages(tmp_path, capsys, monkeypatch, phantom_d
     args = ["segment", str(phantom_dicom), "-o", str(tmp_path / "o"), "--device", "cpu",
             "--backend", "TORCH", "--precision", "fp32", "--batch-size", "3", "--scale", "0.75",
             "--max-size", "256", "--threads", "1", "--no-field-of-view", "--keep-catheters",
-            "--no-auto-scale",
+            "--no-auto-scale", "--flip-average",
             "--temporal-k", "1", "--no-motion-compensation", "--temporal-weights", "gaussian",
             "--temporal-sigma", "2", "--reliability-grey", "8", "--flow-preset", "fast",
             "--flow-scale", "0.5", "--clahe", "--threshold", "0.4", "--catheter-french", "6",
@@ -151,7 +151,8 @@ def test_segment_flags_reach_the_stages(tmp_path, capsys, monkeypatch, phantom_d
     (options,) = seen
     assert options.inference == InferenceOptions(
         device="cpu", backend=Backend.TORCH, precision=Precision.FP32, batch_size=3, scale=0.75,
-        max_size=256, threads=1, field_of_view=False, auto_scale=False, clear_catheters=False)
+        max_size=256, threads=1, field_of_view=False, auto_scale=False, clear_catheters=False,
+        flip_average=True)
     assert options.temporal == TemporalOptions(
         k=1, motion_compensation=False, weights=TemporalWeights.GAUSSIAN, sigma_frames=2.0,
         reliability_grey=8.0, flow_preset=FlowPreset.FAST, flow_scale=0.5, clahe=True,
