@@ -3,8 +3,8 @@
 Stages, each a pure function of its inputs: calibrate (DICOM or catheter,
 :func:`apply_catheter_calibration`) → segment every frame
 (CE-Net) → motion-compensated temporal filter → coronary-segment names (models with a segment
-head: :func:`~AngioSegLib.anatomy.segments.name_vessels`, voted along branches and over the filter's
-2K+1 frames) → quantitative analysis (QCA). Progress is reported
+head: :func:`~AngioSegLib.anatomy.segments.name_vessels`, voted among nearby pixels and over the
+filter's 2K+1 frames) → quantitative analysis (QCA). Progress is reported
 per stage and frame; a callback that raises :class:`~AngioSegLib.errors.CancelledError` cancels
 between frames.
 """

@@ -137,9 +137,9 @@ def stream_run(cine: CineRun, options: PipelineOptions, segmenter: Segmenter,
 
 
 class _AnatomyVote:
-    """:func:`~AngioSegLib.anatomy.segments.name_vessels` as filtered frames come: each frame's
-    branch vote at once, its vote over frames t−K … t+K once frame t+K is filtered (the window's
-    other masks left empty, so that only frame t is voted)."""
+    """:func:`~AngioSegLib.anatomy.segments.name_vessels` as filtered frames come: each frame's vote
+    among nearby pixels at once, its vote over frames t−K … t+K once frame t+K is filtered (the
+    window's other masks left empty, so that only frame t is voted)."""
 
     def __init__(self, n_frames: int, shape: tuple[int, int], options: PipelineOptions):
         self.n_frames, self.k = n_frames, options.temporal.k
@@ -152,9 +152,9 @@ class _AnatomyVote:
         self._progressed = False
 
     def add(self, frame: FilteredFrame, classes: np.ndarray) -> None:
-        from AngioSegLib.anatomy.segments import vote_along_branches
+        from AngioSegLib.anatomy.segments import vote_nearby
 
-        self.labels[frame.index] = vote_along_branches(classes, frame.mask)
+        self.labels[frame.index] = vote_nearby(classes, frame.mask)
         self.masks[frame.index] = frame.mask
         self._motion = frame.motion
         if self.k <= 0 or self.n_frames < 2:

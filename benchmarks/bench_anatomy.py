@@ -5,15 +5,15 @@ timed round-robin (one pass of each, N times) so that load from other jobs falls
 
 1. the vessel-only network (cenet-light without a segment head): vessel probabilities;
 2. the network with the segment head: vessel probabilities and per-pixel segment classes;
-3. as 2, then the names voted along each frame's branches and over 2K+1 = 5 frames along the
-   motion (:func:`AngioSegLib.anatomy.segments.name_vessels`, the optical flow being the temporal
-   filter's, which the pipeline computes anyway).
+3. as 2, then the names voted among each frame's nearby vessel pixels and over 2K+1 = 5 frames along
+   the motion (:func:`AngioSegLib.anatomy.segments.name_vessels`, the optical flow being the
+   temporal filter's, which the pipeline computes anyway).
 
-With ``--names``, a second table: how often a listed stenosis is named right on ARCADE's
-validation angiograms (a trained model with a segment head, ``--model``). Each image is segmented
-and named as `angioseg segment` does (one frame: votes along branches only), QCA runs on it, and
-every stenosis whose MLD pixel the reference names (a nonzero label within 2 px) counts: right
-when ``syntax_segment`` is the reference's segment there, wrong when it is another or none.
+With ``--names``, a second table: how often a listed stenosis is named right on ARCADE's validation
+angiograms (a trained model with a segment head, ``--model``). Each image is segmented and named as
+`angioseg segment` does (one frame: the vote among nearby pixels only), QCA runs on it, and every
+stenosis whose MLD pixel the reference names (a nonzero label within 2 px) counts: right when
+``syntax_segment`` is the reference's segment there, wrong when it is another or none.
 
 Weights do not change the network's arithmetic, so the networks are freshly initialised (the
 head's cost is the same for the shipped model); the votes run on the phantom's true vessel masks,

@@ -89,10 +89,10 @@ def validation_recall(segmenter, samples: list[dict]) -> tuple[float, float]:
 
 def validation_segment_f1(segmenter, samples: list[dict]) -> float:
     """Mean per-image F1 over the SYNTAX segments
-    (:func:`~AngioSegLib.evaluation.metrics.segment_scores`) of the thresholded vessel named by
-    branch vote (:mod:`AngioSegLib.anatomy.segments`), against the samples' label maps (NaN without
-    a segment head or samples)."""
-    from AngioSegLib.anatomy.segments import IGNORE_CLASS, vote_along_branches
+    (:func:`~AngioSegLib.evaluation.metrics.segment_scores`) of the thresholded vessel named as the
+    pipeline names a frame (:mod:`AngioSegLib.anatomy.segments`), against the samples' label maps
+    (NaN without a segment head or samples)."""
+    from AngioSegLib.anatomy.segments import IGNORE_CLASS, vote_nearby
     from AngioSegLib.evaluation.metrics import segment_scores
 
     if not samples or not segmenter.segment_classes:
@@ -102,7 +102,7 @@ def validation_segment_f1(segmenter, samples: list[dict]) -> float:
         run = segmenter.segment_run(np.asarray(s["frame"])[None], classes=True)
         vessel = run.probabilities[0] > THRESHOLD
         reference = np.where(s["segments"][0] == IGNORE_CLASS, 0, s["segments"][0])
-        named = vote_along_branches(run.classes[0], vessel)
+        named = vote_nearby(run.classes[0], vessel)
         scores.append(segment_scores(named, reference).mean_f1)
     return float(np.mean(scores))
 

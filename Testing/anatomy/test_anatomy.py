@@ -1,5 +1,5 @@
-"""Coronary segments: the SYNTAX table, naming vessel pixels, votes along branches and over time,
-the segment head's network and ONNX contract, label-map I/O and the per-segment F1."""
+"""Coronary segments: the SYNTAX table, naming vessel pixels, votes among nearby pixels and over
+time, the segment head's network and ONNX contract, label-map I/O and the per-segment F1."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from AngioSegLib.anatomy.segments import (
     segment_at,
     segment_of,
     upsample_classes,
-    vote_along_branches,
+    vote_nearby,
     vote_over_time,
 )
 from AngioSegLib.errors import InputError
@@ -49,7 +49,7 @@ def _y_vessel() -> np.ndarray:
     return mask
 
 
-def test_each_branch_takes_the_name_most_of_its_pixels_carry():
+def test_each_stretch_takes_the_name_most_of_its_pixels_carry():
     mask = _y_vessel()
     classes = np.zeros_like(mask)
     classes[:48] = 5  # trunk: left main
@@ -59,7 +59,7 @@ def test_each_branch_takes_the_name_most_of_its_pixels_carry():
     noisy = classes.copy()
     flip = rng.random(mask.shape) < 0.2
     noisy[flip] = rng.integers(1, 26, flip.sum())  # a fifth of the pixels misnamed
-    labels = vote_along_branches(noisy, mask)
+    labels = vote_nearby(noisy, mask)
     assert set(np.unique(labels[mask == 0])) == {0}  # nothing named off the vessel
     for value, region in ((5, np.s_[5:40, 40:56]), (6, np.s_[60:90, 10:40]),
                           (13, np.s_[60:90, 56:86])):
@@ -76,9 +76,12 @@ def test_a_name_on_a_sliver_of_the_vessel_is_withdrawn(stub_px, kept):
     cv2.line(mask, (160, 20), (160, 20 + stub_px), 1, 3)
     classes = np.where(mask > 0, 7, 0).astype(np.uint8)
     classes[25:] = np.where(mask[25:] > 0, 9, 0)
-    labels = vote_along_branches(classes, mask)
+    labels = vote_nearby(classes, mask)
     stub = mask.astype(bool) & (np.arange(64)[:, None] >= 25)
-    assert set(np.unique(labels[stub])) == ({9} if kept else {7})
+    if kept:
+        assert (labels[stub] == 9).mean() > 0.9 and set(np.unique(labels[stub])) <= {7, 9}
+    else:
+        assert set(np.unique(labels[stub])) == {7}  # all within reach of the vessel's votes
     main = mask.astype(bool) & ~stub
     main[:, 150:171] = False  # the junction goes with either name
     assert set(np.unique(labels[main])) == {7}
