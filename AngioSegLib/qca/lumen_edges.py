@@ -5,7 +5,8 @@ the borders themselves are found on the image, so the network's width bias does 
 diameters:
 
 1. **Straighten.** The image (vessels dark, as :func:`.densitometry.attenuation_image` gives it;
-   the polarity is checked and flipped if needed) is sampled along the normal of every
+   the polarity is checked against the vessel's own surroundings, :func:`vessel_is_bright`,
+   and flipped if needed) is sampled along the normal of every
    centerline point, ``t`` every ``SAMPLE_STEP_PX`` in ``[−T, T]``: an (N, M) image of the
    straightened vessel, row ``s`` along the vessel, column ``t`` across it.
 2. **Edge response** of each half (``t > 0`` right, ``t < 0`` left, both read outwards)::
@@ -211,6 +212,22 @@ def borders_on_profiles(profiles: np.ndarray, offsets: np.ndarray, step_px: floa
     return left, right
 
 
+END_SAMPLES = 4  # the outermost 1 px of each side of a profile: the vessel's surroundings
+
+
+def vessel_is_bright(profiles: np.ndarray) -> bool:
+    """Whether the vessel of straightened ``profiles`` (N, M) is brighter than its surroundings:
+    its centre brighter than both profile ends (median of the outermost ``END_SAMPLES``) on most
+    cross-sections. Local, so that a frame mostly darker than its vessels (collimated corners, a
+    dark heart shadow: most real cines) does not flip them; both ends, so that one end on a
+    collimator or a neighbouring vessel does not; most cross-sections, so that a crossing
+    does not."""
+    c = profiles.shape[1] // 2
+    left = np.median(profiles[:, :END_SAMPLES], axis=1)
+    right = np.median(profiles[:, -END_SAMPLES:], axis=1)
+    return bool(np.median(profiles[:, c] - np.maximum(left, right)) > 0)
+
+
 def detect_lumen_borders(image: np.ndarray, points_rc: np.ndarray, normals_rc: np.ndarray,
                          rough_radius_px: np.ndarray, fit: bool = True) -> LumenBorders:
     """Left and right lumen borders of one vessel on ``image`` (H, W).
@@ -229,10 +246,7 @@ def detect_lumen_borders(image: np.ndarray, points_rc: np.ndarray, normals_rc: n
     reach = float(outer.max()) + BACKGROUND_GAP_PX + BACKGROUND_BAND_PX + 1.0
     offsets, profiles = sample_profiles(image, points_rc, normals_rc, reach, SAMPLE_STEP_PX,
                                         outside="nearest")
-    c = profiles.shape[1] // 2
-    # bright vessels: flip so that the lumen is dark. The centerline against the whole frame's
-    # median (mostly background), not the profiles' ends: those may lie on a neighbouring vessel
-    if np.median(profiles[:, c]) > np.median(image[::4, ::4]):  # every 16th pixel is plenty
+    if vessel_is_bright(profiles):  # flip so that the lumen is dark
         profiles = -profiles
     left, right = borders_on_profiles(profiles, offsets, step, outer)
     lumen, depth, noise = _lumen_present(profiles, offsets, left, right)

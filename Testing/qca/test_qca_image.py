@@ -119,6 +119,27 @@ def test_a_vessel_along_the_frame_edge_is_dark():
     assert np.median(borders.diameter_px[inside]) == pytest.approx(2 * radius[0], abs=0.6)
 
 
+@pytest.mark.parametrize("inverted", [False, True])
+def test_polarity_is_read_from_the_vessels_surroundings(inverted):
+    """A dark 3 mm vessel on a frame whose other two thirds are darker still (collimated corners,
+    a dark heart shadow: the frame's median below the vessel, as on most real cines), and the
+    same frame inverted (a bright vessel): the lumen is found dark after the flip either way,
+    with its borders."""
+    points = straight_line((40.0, 100.0), 0.0, 150, step=0.5)
+    radius = np.full(len(points), REFERENCE_MM / 2 / MM_PER_PIXEL)
+    image = xray([(points, radius)])
+    image[70:, :] = image.min() - 500.0  # two thirds of the frame darker than the lumen
+    assert np.median(image) < image[40, 100]
+    if inverted:
+        image = -image
+    normals = np.tile([1.0, 0.0], (len(points), 1))
+    borders = detect_lumen_borders(image, points, normals, radius)
+    inside = slice(len(points) // 4, -len(points) // 4)
+    assert borders.lumen[inside].all()
+    assert np.median(borders.depth[inside]) > 0
+    assert np.median(borders.diameter_px[inside]) == pytest.approx(2 * radius[0], abs=0.6)
+
+
 def test_a_flat_image_has_no_lumen():
     points = straight_line((100, 100), 0.0, 100, step=0.5)
     normals = np.tile([1.0, 0.0], (len(points), 1))
