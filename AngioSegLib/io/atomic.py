@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,9 +32,21 @@ __all__ = [
     "check_output_path",
     "check_writable_folder",
     "exclusive_lock",
+    "hidden_path",
     "lock_path",
     "replace_folder",
 ]
+
+
+def hidden_path(folder: Path, prefix: str, suffix: str = "") -> Path:
+    """A fresh hidden name in ``folder``, not yet created: ``prefix`` + 16 random hex digits +
+    ``suffix`` (``prefix`` starts with a dot).
+
+    Create it *inside* the ``try`` whose ``finally`` removes it: a signal (SIGINT, SIGTERM)
+    raises at the first Python instruction after the creating system call, and with
+    :func:`tempfile.mkdtemp` that instruction still lies before the ``try`` (the path not yet
+    returned), so a stopped run left its staging folder behind."""
+    return folder / f"{prefix}{secrets.token_hex(8)}{suffix}"
 
 
 def check_writable_folder(folder: str | os.PathLike[str]) -> Path:
@@ -83,11 +95,10 @@ def atomic_write(path: str | os.PathLike[str], *, force: bool = False) -> Iterat
     block starts and is removed in ``finally`` if the block raises.
     """
     path = check_output_path(path, force=force)
-    fd, tmp_name = tempfile.mkstemp(prefix=".", suffix=f"-{path.name}", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    tmp.chmod(0o644)  # mkstemp makes 0600; outputs are ordinary readable files
+    tmp = hidden_path(path.parent, ".", f"-{path.name}")
     try:
+        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        tmp.chmod(0o644)  # whatever the umask: outputs are ordinary readable files
         yield tmp
         os.replace(tmp, path)
     finally:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from AngioSegLib.errors import OutputExistsError, OutputNotWritableError
 from AngioSegLib.io.atomic import (
     check_writable_folder,
     exclusive_lock,
+    hidden_path,
     replace_folder,
 )
 from AngioSegLib.pipeline import Result
@@ -165,13 +165,14 @@ def write_outputs(
     """
     options = options or OutputOptions()
     folder = check_output_folder(folder, options.force, keep=options.copies)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    staging = hidden_path(folder.parent, f".{folder.name}.")
     try:
+        staging.mkdir(mode=0o700)  # private while written (see hidden_path: inside the try)
         seg = _write_all(result, staging, options, progress)
         for source in options.copies:
             shutil.copyfile(source, staging / Path(source).name)
         names = sorted(path.name for path in staging.iterdir())
-        staging.chmod(0o755)  # mkdtemp makes 0700; outputs are an ordinary readable folder
+        staging.chmod(0o755)  # outputs are an ordinary readable folder
         replace_folder(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already unless something failed

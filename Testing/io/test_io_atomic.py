@@ -45,6 +45,23 @@ def test_failure_leaves_nothing_and_keeps_the_old_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
 
 
+def test_an_interrupt_just_after_the_temporary_file_is_made_leaves_nothing(tmp_path,
+                                                                            monkeypatch):
+    """A signal raises at the first Python instruction after the system call that made the
+    temporary file: it must already lie inside the block that removes it."""
+    real_open = os.open
+
+    def open_then_interrupted(*args, **kwargs):
+        os.close(real_open(*args, **kwargs))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "open", open_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_write(tmp_path / "labels.nii.gz"):
+            pass
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_refuses_to_overwrite_without_force(tmp_path):
     target = tmp_path / "out.bin"
     target.write_bytes(b"old")
