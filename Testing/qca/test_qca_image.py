@@ -105,18 +105,24 @@ def test_borders_of_a_straight_vessel(diameter_mm):
         assert borders.lumen[inside].all()
 
 
-def test_a_vessel_along_the_frame_edge_is_dark():
-    """A vessel 8 px from the frame's edge: the profiles' far ends lie off the image (read 0,
-    darker than any vessel), and still the lumen is found dark, with its borders."""
-    points = straight_line((8.0, 100.0), 0.0, 150, step=0.5)
-    radius = np.full(len(points), 1.5 / 2 / MM_PER_PIXEL)
-    image = xray([(points, radius)])
+def assert_dark_lumen_found(image, points, radius):
+    """The borders of the horizontal vessel (``points``, ``radius`` px) on ``image``: a lumen,
+    dark (positive depth), within 0.6 px of its diameter, over its middle half."""
     normals = np.tile([1.0, 0.0], (len(points), 1))
     borders = detect_lumen_borders(image, points, normals, radius)
     inside = slice(len(points) // 4, -len(points) // 4)
     assert borders.lumen[inside].all()
     assert np.median(borders.depth[inside]) > 0
     assert np.median(borders.diameter_px[inside]) == pytest.approx(2 * radius[0], abs=0.6)
+
+
+def test_a_vessel_along_the_frame_edge_is_dark():
+    """A vessel 8 px from the frame's edge: the profiles' far ends lie off the image (read 0,
+    darker than any vessel), and still the lumen is found dark, with its borders."""
+    points = straight_line((8.0, 100.0), 0.0, 150, step=0.5)
+    radius = np.full(len(points), 1.5 / 2 / MM_PER_PIXEL)
+    image = xray([(points, radius)])
+    assert_dark_lumen_found(image, points, radius)
 
 
 @pytest.mark.parametrize("inverted", [False, True])
@@ -132,12 +138,7 @@ def test_polarity_is_read_from_the_vessels_surroundings(inverted):
     assert np.median(image) < image[40, 100]
     if inverted:
         image = -image
-    normals = np.tile([1.0, 0.0], (len(points), 1))
-    borders = detect_lumen_borders(image, points, normals, radius)
-    inside = slice(len(points) // 4, -len(points) // 4)
-    assert borders.lumen[inside].all()
-    assert np.median(borders.depth[inside]) > 0
-    assert np.median(borders.diameter_px[inside]) == pytest.approx(2 * radius[0], abs=0.6)
+    assert_dark_lumen_found(image, points, radius)
 
 
 def test_a_flat_image_has_no_lumen():
