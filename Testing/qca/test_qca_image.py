@@ -117,8 +117,8 @@ def assert_dark_lumen_found(image, points, radius):
 
 
 def test_a_vessel_along_the_frame_edge_is_dark():
-    """A vessel 8 px from the frame's edge: the profiles' far ends lie off the image (read 0,
-    darker than any vessel), and still the lumen is found dark, with its borders."""
+    """A vessel 8 px from the frame's edge: the profiles' far ends lie off the image (the edge
+    pixels repeated), and still the lumen is found dark, with its borders."""
     points = straight_line((8.0, 100.0), 0.0, 150, step=0.5)
     radius = np.full(len(points), 1.5 / 2 / MM_PER_PIXEL)
     image = xray([(points, radius)])
