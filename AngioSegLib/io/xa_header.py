@@ -9,6 +9,7 @@ it was. A file cut inside its header (pydicom stops silently there) is detected 
 
 from __future__ import annotations
 
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +86,10 @@ class DicomInstance:
         return "NumberOfFrames" in self.ds and self.ds.SOPClassUID != SINGLE_FRAME_SC
 
 
+class _HeaderCut(Exception):
+    """pydicom met the end of a DICOM file inside an element's tag, VR or length."""
+
+
 def read_header(path: Path) -> DicomInstance:
     """The header of one DICOM file, or an InputError saying it is not DICOM."""
     from pydicom import dcmread
@@ -95,11 +100,23 @@ def read_header(path: Path) -> DicomInstance:
         try:
             try:
                 ds = dcmread(path, defer_size=_DEFER_BYTES)
+            except struct.error:  # a DICOM file that ends inside an element's tag, VR or length
+                raise _HeaderCut from None
             except InvalidDicomError:  # no 'DICM' preamble: accept a bare dataset with an image
                 ds = dcmread(path, defer_size=_DEFER_BYTES, force=True)
                 if "SOPClassUID" not in ds or "Rows" not in ds:
                     raise InvalidDicomError("no DICOM image header") from None
-        except (InvalidDicomError, ValueError, KeyError, EOFError, OSError, TypeError) as error:
+        except _HeaderCut:
+            raise InputError(_cut_message(path)) from None
+        except (
+            InvalidDicomError,
+            ValueError,
+            KeyError,
+            EOFError,
+            OSError,
+            TypeError,
+            struct.error,
+        ) as error:
             raise InputError(
                 f"{path} is not a DICOM file ({error}); choose an XA DICOM file, a folder of "
                 "one run's DICOM files, a DICOMDIR, a PNG/TIFF folder or a video"
@@ -143,10 +160,13 @@ def _ends_in_header(path: Path, ds) -> bool:
 
 
 def header_cut_message(instance: DicomInstance) -> str:
-    size = instance.path.stat().st_size
+    return _cut_message(instance.path)
+
+
+def _cut_message(path: Path) -> str:
     return (
-        f"{instance.path.name} is truncated or damaged: the file ends inside its DICOM header "
-        f"({size} bytes, no pixel data); copy or export the run again"
+        f"{path.name} is truncated or damaged: the file ends inside its DICOM header "
+        f"({path.stat().st_size} bytes, no pixel data); copy or export the run again"
     )
 
 
@@ -208,8 +228,9 @@ def check_instance(instance: DicomInstance) -> None:
                 "the run again"
             )
         raise InputError(
-            f"{path.name} has no pixel data (a {sop_class_name(ds)} header only); choose the "
-            "file that holds the images"
+            f"{path.name} has no pixel data (a {sop_class_name(ds)} header only, "
+            f"{path.stat().st_size} bytes); choose the file that holds the images, or copy it "
+            "again if it was cut short"
         )
     bits = int(ds.get("BitsAllocated", 0) or 0)
     if bits not in (8, 16) or not 1 <= int(ds.get("BitsStored", 0) or 0) <= bits:

@@ -357,24 +357,57 @@ def test_a_dicomdir_with_an_unreadable_file_of_the_run_is_refused(phantom_xa, tm
 # --- 6. truncated headers and symbolic-link loops ------------------------------------------
 
 
-@pytest.mark.parametrize("size", [150, 400, 1000, 1500])
-def test_a_file_cut_inside_its_header_is_called_truncated(size, phantom_xa, tmp_path):
+def _pixel_data_offset(data: bytes) -> int:
+    """Where the (7FE0,0010) Pixel Data tag starts in an explicit-VR little-endian file."""
+    offset = data.find(b"\xe0\x7f\x10\x00")
+    assert offset > 0
+    return offset
+
+
+def _middle_of_value(path: Path, keyword: str = "StudyInstanceUID") -> int:
+    """The byte offset halfway through the value of the UID ``keyword`` in ``path``."""
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    uid = str((ds.file_meta if keyword.startswith("Media") else ds)[keyword].value).encode()
+    return path.read_bytes().index(uid) + len(uid) // 2
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "MediaStorageSOPInstanceUID",
+        "StudyInstanceUID",
+        "SeriesInstanceUID",
+        "pixel data tag -1",
+        "pixel data tag +2",
+        "pixel data tag +6",
+        "pixel data tag +8",
+        "pixel data tag +10",
+    ],
+)
+def test_a_file_cut_inside_its_header_is_called_truncated(where, phantom_xa, tmp_path):
+    """Cut inside a value (the middle of a UID, the byte before Pixel Data) or inside Pixel
+    Data's own tag, VR and length: never on an element border, which the UIDs' lengths move."""
+    data = phantom_xa.read_bytes()
+    if where.startswith("pixel data tag"):
+        size = _pixel_data_offset(data) + int(where.split()[-1])
+    else:
+        size = _middle_of_value(phantom_xa, where)
     path = tmp_path / "cut.dcm"
-    path.write_bytes(phantom_xa.read_bytes()[:size])
+    path.write_bytes(data[:size])
     with pytest.raises(InputError, match=r"cut\.dcm is truncated or damaged: the file ends insi"):
         read_cine(path)
 
 
 def test_a_file_cut_inside_its_header_is_one_line_in_the_cli(phantom_xa, tmp_path, capsys):
     path = tmp_path / "cut.dcm"
-    path.write_bytes(phantom_xa.read_bytes()[:400])
+    path.write_bytes(phantom_xa.read_bytes()[: _middle_of_value(phantom_xa)])
     code, _, err = run_cli(["info", str(path)], capsys)
     assert_one_line_error(code, err, "cut.dcm is truncated or damaged")
 
 
 def test_a_folder_with_a_file_cut_inside_its_header_is_refused(phantom_xa, tmp_path):
     (tmp_path / "run.dcm").write_bytes(phantom_xa.read_bytes())
-    (tmp_path / "cut.dcm").write_bytes(phantom_xa.read_bytes()[:400])
+    (tmp_path / "cut.dcm").write_bytes(phantom_xa.read_bytes()[: _middle_of_value(phantom_xa)])
     with pytest.raises(InputError, match=r"cut\.dcm is truncated or damaged"):
         read_cine(tmp_path)
 
