@@ -15,8 +15,10 @@ Vocabulary as in CAAS QCA / QAngio XA. For each centerline segment (see :mod:`.c
   ``profile_sigma_mm``; the segment is oriented so that it starts at its wider end (the median
   diameter of its first and last ``1/ORIENTATION_PARTS`` compared; taken as proximal); excluded, as
   not a lumen cross-section: ``end_trim_diameters`` × the median diameter at both ends
-  (bifurcation, vessel tip), ``junction_trim_diameters`` × it about each side-branch origin the
-  segment crosses (0 by default: a lesion at a side-branch origin stays measurable), bulges above
+  (bifurcation, vessel tip), and at an end in a bifurcation at least the parent vessel's radius
+  there (the centerline runs that far inside the parent), ``junction_trim_diameters`` × it about
+  each side-branch origin the segment crosses (0 by default: a lesion at a side-branch origin
+  stays measurable), bulges above
   ``FLARE_LIMIT`` × the local upper level (the bifurcation's flare) and, with ``exclude_overlap``,
   cross-sections where another vessel crosses or overlaps (:mod:`.overlap`; listed as
   ``overlap_stretches``);
@@ -144,6 +146,14 @@ def _overlap(data: FrameData, centerline: CenterlineSegment, borders: LumenBorde
     return flags
 
 
+def _parent_radius(data: FrameData, centerline: CenterlineSegment, end: int) -> float:
+    """The radius (unit) of the vessel a segment's junction end (``end`` 0 or −1) lies in: its
+    centerline runs that far inside the parent before the branch's own lumen begins."""
+    r, c = np.clip(np.round(centerline.points_rc[end]).astype(int), 0,
+                   np.array(data.diameter_px.shape) - 1)
+    return 0.5 * float(data.diameter_px[r, c]) * data.scale
+
+
 def _measure_segment(data: FrameData, centerline: CenterlineSegment,
                      borders: LumenBorders | None, user_defined: bool = False) -> SegmentMeasures:
     options, scale = data.options, data.scale
@@ -161,7 +171,10 @@ def _measure_segment(data: FrameData, centerline: CenterlineSegment,
     distance = centerline.arc_px * scale
     typical = _median(diameter) if np.isfinite(diameter).any() else 0.0
     trim = options.end_trim_diameters * typical
-    valid = (distance >= trim) & (distance <= distance[-1] - trim)
+    start_trim, end_trim = (max(trim, _parent_radius(data, centerline, end)) if junction
+                            else trim for end, junction in
+                            ((0, centerline.start_is_junction), (-1, centerline.end_is_junction)))
+    valid = (distance >= start_trim) & (distance <= distance[-1] - end_trim)
     for junction_px in centerline.junction_arc_px:
         valid &= np.abs(distance - junction_px * scale) >= (
             options.junction_trim_diameters * typical)

@@ -38,7 +38,8 @@ diameters:
 6. **Vanished lumen.** Where the cross-section between its borders (smoothed along the vessel)
    is no darker than its background bands by ``MIN_LUMEN_SNR`` × the noise of that depth (its
    spread about a running median along the vessel), there is no lumen to measure: the diameter
-   is 0 (a total occlusion reads 100 %DS).
+   is 0 (a total occlusion reads 100 %DS). The bands leave out the segmentation's pixels: at a
+   bifurcation or beside another vessel one band would lie on that vessel's contrast.
 
 Lengths in px; arrays (N,) along the centerline.
 """
@@ -168,24 +169,48 @@ def _min_cost_border(response: np.ndarray, t: np.ndarray, outer_px: np.ndarray) 
     return t[column] + np.clip(shift, -0.5, 0.5) * SAMPLE_STEP_PX
 
 
-def _band_median(half: np.ndarray, t: np.ndarray, border_px: np.ndarray) -> np.ndarray:
-    """(N,) median of one half profile over its background band beyond ``border_px``."""
+def _band_median(half: np.ndarray, t: np.ndarray, border_px: np.ndarray,
+                 on_vessel: np.ndarray | None = None) -> np.ndarray:
+    """(N,) median of one half profile over its background band beyond ``border_px``, leaving
+    out the samples ``on_vessel`` (same shape as ``half``) marks; NaN where none is left."""
     lo = border_px[:, None] + BACKGROUND_GAP_PX
     inside = (t[None, :] >= lo) & (t[None, :] <= lo + BACKGROUND_BAND_PX)
+    if on_vessel is not None:
+        inside &= ~on_vessel
     values = np.where(inside, half, np.nan)
     with np.errstate(all="ignore"):
         out = np.nanmedian(np.where(inside.any(axis=1, keepdims=True), values, 0.0), axis=1)
     return np.where(inside.any(axis=1), out, np.nan)
 
 
-def _lumen_present(profiles: np.ndarray, offsets: np.ndarray, left: np.ndarray,
-                   right: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """(lumen (N,) bool, depth (N,), noise SD): the centre's depth below the background bands
-    against the depth's own noise (see the module docstring)."""
+def _background(profiles: np.ndarray, offsets: np.ndarray, left: np.ndarray, right: np.ndarray,
+                on_vessel: np.ndarray | None) -> np.ndarray:
+    """(N,) the background level beside each cross-section: the mean of the two sides' band
+    medians, each side's band without the samples on a vessel (``on_vessel`` (N, M), the
+    segmentation straightened); a side whose band lies wholly on a vessel is left out, and
+    where both do, the bands are read whole."""
     c = profiles.shape[1] // 2
     t = offsets[c:]
-    background = 0.5 * (_band_median(profiles[:, c:], t, right)
-                        + _band_median(profiles[:, c::-1], t, left))
+
+    def sides(mask_right, mask_left):
+        return np.stack([_band_median(profiles[:, c:], t, right, mask_right),
+                         _band_median(profiles[:, c::-1], t, left, mask_left)])
+
+    whole = sides(None, None).mean(axis=0)
+    if on_vessel is None:
+        return whole
+    clear = sides(on_vessel[:, c:], on_vessel[:, c::-1])
+    n = np.isfinite(clear).sum(axis=0)
+    mean = np.nansum(clear, axis=0) / np.maximum(n, 1)
+    return np.where(n > 0, mean, whole)
+
+
+def _lumen_present(profiles: np.ndarray, offsets: np.ndarray, left: np.ndarray,
+                   right: np.ndarray, on_vessel: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, float]:
+    """(lumen (N,) bool, depth (N,), noise SD): the centre's depth below the background bands
+    (:func:`_background`) against the depth's own noise (see the module docstring)."""
+    background = _background(profiles, offsets, left, right, on_vessel)
     # the mean between the borders (at least ±0.5 px): an eccentric residual lumen off the
     # centerline still counts; where no lumen is left the borders bracket background
     inside = (offsets[None, :] >= -np.maximum(left, 0.5)[:, None]) & (
@@ -229,13 +254,16 @@ def vessel_is_bright(profiles: np.ndarray) -> bool:
 
 
 def detect_lumen_borders(image: np.ndarray, points_rc: np.ndarray, normals_rc: np.ndarray,
-                         rough_radius_px: np.ndarray, fit: bool = True) -> LumenBorders:
+                         rough_radius_px: np.ndarray, fit: bool = True,
+                         vessel_mask: np.ndarray | None = None) -> LumenBorders:
     """Left and right lumen borders of one vessel on ``image`` (H, W).
 
     ``points_rc`` (N, 2) the centerline (px, about ``step`` apart), ``normals_rc`` (N, 2) its
     unit normals, ``rough_radius_px`` (N,) a rough lumen radius (the segmentation's), used only
     to size the search band; ``fit`` whether to fit the blur (step 5; it costs about as much as
-    the borders). See the module docstring for the method.
+    the borders); ``vessel_mask`` (H, W) the segmentation, whose pixels the background bands
+    leave out (step 6: beside a bifurcation or a neighbouring vessel one band lies on the other
+    vessel, and would read the lumen as vanished). See the module docstring for the method.
     """
     points_rc = np.asarray(points_rc, float)
     rough = np.asarray(rough_radius_px, float)
@@ -249,6 +277,11 @@ def detect_lumen_borders(image: np.ndarray, points_rc: np.ndarray, normals_rc: n
     if vessel_is_bright(profiles):  # flip so that the lumen is dark
         profiles = -profiles
     left, right = borders_on_profiles(profiles, offsets, step, outer)
-    lumen, depth, noise = _lumen_present(profiles, offsets, left, right)
+    on_vessel = None
+    if vessel_mask is not None:
+        _, sampled = sample_profiles(np.asarray(vessel_mask, np.float32), points_rc, normals_rc,
+                                     reach, SAMPLE_STEP_PX)
+        on_vessel = sampled > 0.5
+    lumen, depth, noise = _lumen_present(profiles, offsets, left, right, on_vessel)
     blur = fit_blur(profiles, offsets, left, right, lumen) if fit else None
     return LumenBorders(left, right, lumen, depth, noise, blur)

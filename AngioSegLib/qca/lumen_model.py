@@ -32,6 +32,9 @@ MIN_REFERENCE_ROWS = 8
 FIT_MARGIN_PX = 4.0  # the fit reads 1.5 × radius + this either side of the lumen
 SIGMA_BOUNDS_PX = (0.2, 4.0)
 MAX_FIT_RMS = 0.05  # a worse fit (a crossing, a bifurcation, a catheter in the profile) is left out
+# σ shows in the edges only where the lumen is wider than its blur: a fit with a radius under
+# MIN_RADIUS_SIGMAS × σ (a small vessel, where σ and r trade off) is left out of the frame's blur
+MIN_RADIUS_SIGMAS = 2.0
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,8 @@ def fit_blur(profiles: np.ndarray, offsets: np.ndarray, left_px: np.ndarray,
 
 def frame_blur_px(fits) -> float | None:
     """The frame's blur (Gaussian σ, px): the median over its vessels' fits (an iterable of
-    :class:`LumenFit` or None) that fit the model within ``MAX_FIT_RMS``; None without one."""
-    sigmas = [f.sigma_px for f in fits if f is not None and f.rms <= MAX_FIT_RMS]
+    :class:`LumenFit` or None) that fit the model within ``MAX_FIT_RMS`` with a radius of at
+    least ``MIN_RADIUS_SIGMAS`` σ; None without one."""
+    sigmas = [f.sigma_px for f in fits if f is not None and f.rms <= MAX_FIT_RMS
+              and f.radius_px >= MIN_RADIUS_SIGMAS * f.sigma_px]
     return float(np.median(sigmas)) if sigmas else None

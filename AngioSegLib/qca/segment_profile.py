@@ -20,17 +20,20 @@ from AngioSegLib.qca.lumen_edges import REFERENCE_WINDOW_PX, LumenBorders, detec
 from AngioSegLib.qca.options import QcaOptions
 
 __all__ = ["EDGE_MARGIN_PX", "PROFILE_HALF_WIDTH_MARGIN_PX", "PROFILE_HALF_WIDTH_RADII",
-           "WEAK_RADIUS_FRACTION", "FrameData", "bridged_points", "detect_borders", "image_profile",
-           "probability_profile", "rough_radius_px", "smooth_profile"]
+           "WEAK_LEVEL_PERCENTILE", "WEAK_RADIUS_FRACTION", "FrameData", "bridged_points",
+           "detect_borders", "image_profile", "probability_profile", "rough_radius_px",
+           "smooth_profile"]
 
 # Probability profiles are sampled across ± (PROFILE_HALF_WIDTH_RADII × the segment's largest
 # radius + PROFILE_HALF_WIDTH_MARGIN_PX) px: the whole lumen and its background on both sides.
 PROFILE_HALF_WIDTH_RADII = 2.5
 PROFILE_HALF_WIDTH_MARGIN_PX = 3.0
 EDGE_MARGIN_PX = 1.0  # beyond a border: a lumen reaching within this of the frame edge is cut
-# A vanished lumen is believed where the segmentation's radius is under this fraction of its
-# running maximum (over REFERENCE_WINDOW_PX), or on a bridged break.
+# A vanished lumen is believed where the segmentation's radius is under WEAK_RADIUS_FRACTION of
+# its running WEAK_LEVEL_PERCENTILE (%) over REFERENCE_WINDOW_PX, or on a bridged break; not
+# its running maximum, which beside a bifurcation is the parent vessel's radius.
 WEAK_RADIUS_FRACTION = 0.5
+WEAK_LEVEL_PERCENTILE = 75
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,7 +107,7 @@ def detect_borders(data: FrameData, centerline: CenterlineSegment) -> LumenBorde
     blur fitted only where the options correct for it."""
     return detect_lumen_borders(data.image, centerline.points_rc, centerline.normals_rc,
                                 rough_radius_px(data, centerline),
-                                fit=data.options.blur_correction)
+                                fit=data.options.blur_correction, vessel_mask=data.segmented)
 
 
 def image_profile(data: FrameData, centerline: CenterlineSegment,
@@ -116,7 +119,8 @@ def image_profile(data: FrameData, centerline: CenterlineSegment,
     # bridged break, a weak rough radius), not on a contrast dip alone
     step_px = float(centerline.arc_px[1] - centerline.arc_px[0])
     window = max(int(REFERENCE_WINDOW_PX / max(step_px, 1e-6)) | 1, 3)
-    weak = rough < WEAK_RADIUS_FRACTION * ndimage.maximum_filter1d(rough, window, mode="nearest")
+    level = ndimage.percentile_filter(rough, WEAK_LEVEL_PERCENTILE, size=window, mode="nearest")
+    weak = rough < WEAK_RADIUS_FRACTION * level
     gone = ~borders.lumen & (weak | bridged_points(data, centerline))
     widths = np.where(gone, 0.0, borders.left_px + borders.right_px)
     reach = np.maximum(borders.left_px, borders.right_px) + EDGE_MARGIN_PX

@@ -141,6 +141,30 @@ def test_polarity_is_read_from_the_vessels_surroundings(inverted):
     assert_dark_lumen_found(image, points, radius)
 
 
+def test_a_background_band_on_a_neighbouring_vessel_does_not_erase_the_lumen():
+    """A 2 mm vessel with a three times more opaque 4 mm vessel 1.5 px beside it over 8 mm (a
+    parent at a bifurcation, a catheter, a vessel running alongside): one background band lies on
+    the neighbour. Read whole, the bands put the background below the lumen and the lumen
+    "vanishes" there (a false 100 %DS on real angiograms); leaving out the segmentation's pixels,
+    the lumen and its diameter stay."""
+    points = straight_line((100.0, 100.0), 0.0, 160, step=0.5)
+    radius = np.full(len(points), 5.0)
+    neighbour = straight_line((116.5, 100.0), 0.0, 40, step=0.5)
+    tubes = [(points, radius, np.ones(len(points))),
+             (neighbour, np.full(len(neighbour), 10.0), np.ones(len(neighbour)))]
+    chord, _ = render_tubes((SIZE, SIZE), tubes)
+    opaque, _ = render_tubes((SIZE, SIZE), tubes[1:])
+    line_integral = MU_CONTRAST_PER_MM * (chord + 2.0 * opaque) * MM_PER_PIXEL + 1.5
+    counts = detect(line_integral, 0.7, 3000.0, np.random.default_rng(0))
+    image = (4095.0 + 1000.0 * np.log(np.maximum(counts, 1e-4))).astype(np.float32)
+    normals = np.tile([1.0, 0.0], (len(points), 1))
+    whole = detect_lumen_borders(image, points, normals, radius)
+    assert not whole.lumen.all()  # the failure this guards against
+    borders = detect_lumen_borders(image, points, normals, radius, vessel_mask=chord > 0)
+    assert borders.lumen.all()
+    assert borders.diameter_px.min() > 8.0
+
+
 def test_a_flat_image_has_no_lumen():
     points = straight_line((100, 100), 0.0, 100, step=0.5)
     normals = np.tile([1.0, 0.0], (len(points), 1))
@@ -230,6 +254,24 @@ def test_user_points_make_the_one_analysis_segment():
 
 
 # --- overlap and false lesions ---------------------------------------------------------------
+
+
+def test_a_branch_is_measured_from_its_parents_edge():
+    """A 1.2 mm branch leaving a 3.6 mm vessel: its centerline starts on the parent's axis, and
+    the branch's own lumen only beyond the parent's radius (1.8 mm), where the analysis starts
+    (the default end trim, one branch diameter, would start it inside the parent)."""
+    parent = straight_line((60.0, 100.0), 0.0, 180, step=0.5)
+    branch = straight_line((120.0, 100.0), 90.0, 120, step=0.5)
+    branch = branch[branch[:, 0] >= 60]
+    tubes = [(parent, np.full(len(parent), 9.0)), (branch, np.full(len(branch), 3.0))]
+    chord, _ = render_tubes((SIZE, SIZE), [(p, r, np.ones(len(p))) for p, r in tubes])
+    mask = (chord > 0).astype(np.uint8)
+    segments = measure_segments(mask.astype(np.float32), mask, MM_PER_PIXEL, "mm", 0,
+                                image=xray(tubes))
+    (from_parent,) = [s for s in segments if s.start_is_junction]
+    analysed = np.flatnonzero(np.isfinite(from_parent.reference_diameter))
+    assert from_parent.distance[analysed[0]] >= 9.0 * MM_PER_PIXEL
+    assert not list_stenoses(segments)
 
 
 def test_a_crossing_vessel_does_not_make_a_lesion():
