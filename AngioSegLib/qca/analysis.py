@@ -18,10 +18,9 @@ Vocabulary as in CAAS QCA / QAngio XA. For each centerline segment (see :mod:`.c
   (bifurcation, vessel tip), and at an end in a bifurcation at least the parent vessel's radius
   there (the centerline runs that far inside the parent), ``junction_trim_diameters`` × it about
   each side-branch origin the segment crosses (0 by default: a lesion at a side-branch origin
-  stays measurable), bulges above
-  ``FLARE_LIMIT`` × the local upper level (the bifurcation's flare) and, with ``exclude_overlap``,
-  cross-sections where another vessel crosses or overlaps (:mod:`.overlap`; listed as
-  ``overlap_stretches``);
+  stays measurable), bulges above ``FLARE_LIMIT`` × the local upper level (the bifurcation's
+  flare) and, with ``exclude_overlap``, cross-sections where another vessel crosses or overlaps
+  (:mod:`.overlap`; listed as ``overlap_stretches``);
 * MLD = min D within the lesion, at ``mld_position`` (from the segment start);
 * the lesion is where D is narrowest relative to its local upper level (running
   ``UPPER_LEVEL_PERCENTILE`` percentile over ``2 · reference_window_diameters`` median diameters),
@@ -146,14 +145,6 @@ def _overlap(data: FrameData, centerline: CenterlineSegment, borders: LumenBorde
     return flags
 
 
-def _parent_radius(data: FrameData, centerline: CenterlineSegment, end: int) -> float:
-    """The radius (unit) of the vessel a segment's junction end (``end`` 0 or −1) lies in: its
-    centerline runs that far inside the parent before the branch's own lumen begins."""
-    r, c = np.clip(np.round(centerline.points_rc[end]).astype(int), 0,
-                   np.array(data.diameter_px.shape) - 1)
-    return 0.5 * float(data.diameter_px[r, c]) * data.scale
-
-
 def _measure_segment(data: FrameData, centerline: CenterlineSegment,
                      borders: LumenBorders | None, user_defined: bool = False) -> SegmentMeasures:
     options, scale = data.options, data.scale
@@ -171,9 +162,11 @@ def _measure_segment(data: FrameData, centerline: CenterlineSegment,
     distance = centerline.arc_px * scale
     typical = _median(diameter) if np.isfinite(diameter).any() else 0.0
     trim = options.end_trim_diameters * typical
-    start_trim, end_trim = (max(trim, _parent_radius(data, centerline, end)) if junction
-                            else trim for end, junction in
-                            ((0, centerline.start_is_junction), (-1, centerline.end_is_junction)))
+    # an end in a bifurcation lies on the parent's axis: the branch's lumen begins a parent
+    # radius (the segmentation's radius there) away
+    radius = rough_radius_px(data, centerline) * scale
+    start_trim = max(trim, radius[0]) if centerline.start_is_junction else trim
+    end_trim = max(trim, radius[-1]) if centerline.end_is_junction else trim
     valid = (distance >= start_trim) & (distance <= distance[-1] - end_trim)
     for junction_px in centerline.junction_arc_px:
         valid &= np.abs(distance - junction_px * scale) >= (

@@ -191,18 +191,17 @@ def _background(profiles: np.ndarray, offsets: np.ndarray, left: np.ndarray, rig
     where both do, the bands are read whole."""
     c = profiles.shape[1] // 2
     t = offsets[c:]
-
-    def sides(mask_right, mask_left):
-        return np.stack([_band_median(profiles[:, c:], t, right, mask_right),
-                         _band_median(profiles[:, c::-1], t, left, mask_left)])
-
-    whole = sides(None, None).mean(axis=0)
+    halves = (profiles[:, c:], right), (profiles[:, c::-1], left)
     if on_vessel is None:
-        return whole
-    clear = sides(on_vessel[:, c:], on_vessel[:, c::-1])
-    n = np.isfinite(clear).sum(axis=0)
-    mean = np.nansum(clear, axis=0) / np.maximum(n, 1)
-    return np.where(n > 0, mean, whole)
+        return 0.5 * sum(_band_median(half, t, border) for half, border in halves)
+    marks = on_vessel[:, c:], on_vessel[:, c::-1]
+    sides = np.stack([_band_median(half, t, border, mark)
+                      for (half, border), mark in zip(halves, marks, strict=True)])
+    n = np.isfinite(sides).sum(axis=0)
+    background = np.nansum(sides, axis=0) / np.maximum(n, 1)
+    if (n == 0).any():
+        background = np.where(n > 0, background, _background(profiles, offsets, left, right, None))
+    return background
 
 
 def _lumen_present(profiles: np.ndarray, offsets: np.ndarray, left: np.ndarray,
@@ -279,8 +278,7 @@ def detect_lumen_borders(image: np.ndarray, points_rc: np.ndarray, normals_rc: n
     left, right = borders_on_profiles(profiles, offsets, step, outer)
     on_vessel = None
     if vessel_mask is not None:
-        _, sampled = sample_profiles(np.asarray(vessel_mask, np.float32), points_rc, normals_rc,
-                                     reach, SAMPLE_STEP_PX)
+        _, sampled = sample_profiles(vessel_mask, points_rc, normals_rc, reach, SAMPLE_STEP_PX)
         on_vessel = sampled > 0.5
     lumen, depth, noise = _lumen_present(profiles, offsets, left, right, on_vessel)
     blur = fit_blur(profiles, offsets, left, right, lumen) if fit else None
