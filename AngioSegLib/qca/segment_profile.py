@@ -19,10 +19,12 @@ from AngioSegLib.qca.diameter import leaves_image, profile_widths, sample_profil
 from AngioSegLib.qca.lumen_edges import REFERENCE_WINDOW_PX, LumenBorders, detect_lumen_borders
 from AngioSegLib.qca.options import QcaOptions
 
-__all__ = ["EDGE_MARGIN_PX", "PROFILE_HALF_WIDTH_MARGIN_PX", "PROFILE_HALF_WIDTH_RADII",
-           "WEAK_LEVEL_PERCENTILE", "WEAK_RADIUS_FRACTION", "FrameData", "bridged_points",
-           "detect_borders", "image_profile", "probability_profile", "rough_radius_px",
-           "smooth_profile"]
+__all__ = ["CONTRAST_FRACTION", "EDGE_MARGIN_PX", "JUNCTION_DIAMETERS",
+           "NARROWED_RADIUS_FRACTION",
+           "PROFILE_HALF_WIDTH_MARGIN_PX", "PROFILE_HALF_WIDTH_RADII", "WEAK_LEVEL_PERCENTILE",
+           "WEAK_RADIUS_FRACTION", "FrameData", "bridged_points", "contrast_diameter_px",
+           "detect_borders", "image_profile", "near_junction", "probability_profile",
+           "rough_radius_px", "smooth_profile"]
 
 # Probability profiles are sampled across ± (PROFILE_HALF_WIDTH_RADII × the segment's largest
 # radius + PROFILE_HALF_WIDTH_MARGIN_PX) px: the whole lumen and its background on both sides.
@@ -34,6 +36,18 @@ EDGE_MARGIN_PX = 1.0  # beyond a border: a lumen reaching within this of the fra
 # its running maximum, which beside a bifurcation is the parent vessel's radius.
 WEAK_RADIUS_FRACTION = 0.5
 WEAK_LEVEL_PERCENTILE = 75
+# A lumen fainter than its borders say: where the contrast between the borders holds the round
+# lumen of less than CONTRAST_FRACTION × the border diameter (:func:`contrast_diameter_px`) and
+# the segmentation narrowed there too (its radius under NARROWED_RADIUS_FRACTION × its running
+# WEAK_LEVEL_PERCENTILE), the edges were carried through a residual lumen too faint to show
+# them (a tight lesion under unsharp masking, an eccentric sliver): its contrast gives the
+# diameter. The segmentation's narrowing keeps a contrast dip alone (inflow, a band on another
+# vessel) from making a lesion; within JUNCTION_DIAMETERS local diameters of a junction (a
+# branch's origin, where the segmentation narrows and the bands lie on the parent) the
+# borders stay.
+CONTRAST_FRACTION = 0.8
+NARROWED_RADIUS_FRACTION = 0.65
+JUNCTION_DIAMETERS = 2.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,7 +127,9 @@ def detect_borders(data: FrameData, centerline: CenterlineSegment) -> LumenBorde
 def image_profile(data: FrameData, centerline: CenterlineSegment,
                   borders: LumenBorders) -> np.ndarray:
     """(N,) smoothed diameter (unit) along ``centerline`` between its ``borders``, corrected for
-    the frame's blur (``data.blur_px``, :mod:`.blur_correction`) where the options ask."""
+    the frame's blur (``data.blur_px``, :mod:`.blur_correction`) where the options ask, and
+    from the lumen's contrast where it is much fainter than its borders say (see
+    :data:`CONTRAST_FRACTION`)."""
     rough = rough_radius_px(data, centerline)
     # a vanished lumen is believed where the segmentation lost or halved the vessel too (a
     # bridged break, a weak rough radius), not on a contrast dip alone
@@ -132,4 +148,45 @@ def image_profile(data: FrameData, centerline: CenterlineSegment,
         healthy_px = borders.fit.radius_px if borders.fit is not None \
             else float(np.nanmedian(rough))
         smoothed = correct_diameters(smoothed, data.blur_px, healthy_px)
+    contrast = contrast_diameter_px(borders, window, sigma_samples)
+    narrowed = (rough < NARROWED_RADIUS_FRACTION * level) & ~near_junction(
+        centerline, JUNCTION_DIAMETERS * 2.0 * level)
+    smoothed = np.where(narrowed & (contrast < CONTRAST_FRACTION * smoothed), contrast, smoothed)
     return smoothed * data.scale
+
+
+def near_junction(centerline: CenterlineSegment, reach_px: np.ndarray) -> np.ndarray:
+    """(N,) cross-sections within ``reach_px`` (N,) of arc length from a junction of
+    ``centerline``: a junction end, or a bifurcation a linked vessel crosses."""
+    arc = centerline.arc_px
+    junctions = [*centerline.junction_arc_px,
+                 *([0.0] if centerline.start_is_junction else []),
+                 *([float(arc[-1])] if centerline.end_is_junction else [])]
+    near = np.zeros(len(arc), bool)
+    for at in junctions:
+        near |= np.abs(arc - at) <= reach_px
+    return near
+
+
+def contrast_diameter_px(borders: LumenBorders, window_samples: int,
+                         sigma_samples: float) -> np.ndarray:
+    """(N,) the diameter (px) of the round lumen holding each cross-section's contrast, from
+    the vessel's own borders nearby; inf where unknown.
+
+    The contrast between the borders, ``depth × width`` (:attr:`.LumenBorders.depth` is the mean
+    depth between them), is ``a · π/4 · D²`` for a round lumen of diameter ``D``, whatever the
+    blur; ``a · π/4`` is read off the border diameters themselves, as the running median of
+    ``contrast / (border diameter)²`` over ``window_samples`` (mostly healthy lumen, the lesion a
+    minority of it). Smoothed along the vessel with a Gaussian of ``sigma_samples``."""
+    width = np.maximum(borders.left_px, 0.5) + np.maximum(borders.right_px, 0.5)
+    contrast = smooth_profile(borders.depth * width, sigma_samples)
+    diameter = borders.left_px + borders.right_px
+    known = borders.lumen & np.isfinite(contrast) & np.isfinite(diameter) & (diameter > 0)
+    if not known.any():
+        return np.full(len(diameter), np.inf)
+    ratio = np.where(known, contrast / np.where(known, diameter, 1.0) ** 2, np.nan)
+    ratio = np.where(known, ratio, np.nanmedian(ratio))
+    scale = ndimage.median_filter(ratio, size=window_samples, mode="nearest")
+    with np.errstate(all="ignore"):
+        out = np.sqrt(np.clip(contrast / scale, 0.0, None))
+    return np.where(known & (scale > 0), out, np.inf)

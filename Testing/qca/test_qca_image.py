@@ -14,6 +14,7 @@ from qca_phantoms import main_segment, render_tube, straight_line
 from scipy import ndimage
 
 from AngioSegLib.errors import InputError
+from AngioSegLib.phantom.qca_suite import draw_case, render_case
 from AngioSegLib.phantom.render import MU_CONTRAST_PER_MM, detect, render_tubes
 from AngioSegLib.qca.analysis import QcaOptions, list_stenoses, measure_segments
 from AngioSegLib.qca.lesion_path import bridge_gaps, trace_between
@@ -313,3 +314,34 @@ def test_a_lesion_off_any_vessel_is_not_listed():
     empty = (3000 + 5 * rng.standard_normal(image.shape)).astype(np.float32)
     segments = measure_segments(probability, mask, MM_PER_PIXEL, "mm", 0, image=empty)
     assert segments and list_stenoses(segments) == ()
+
+
+def test_a_tight_lesion_the_borders_do_not_show_is_measured_by_its_contrast():
+    """Second phantom set, case 5: an 82 % lesion of a 4.3 mm vessel in a display-processed
+    (gamma, unsharp-masked) file. Its 0.74 mm residual lumen is too faint for edges (they are
+    carried through at 1.3 mm); the contrast it holds, with the segmentation narrowed there too,
+    gives the MLD."""
+    case = render_case(draw_case(5, 256))
+    segments = measure_segments(case.probability, case.mask, case.options.mm_per_pixel, "mm", 0,
+                                image=case.frame, densitometry=False)
+    found = [s for s in list_stenoses(segments) if np.linalg.norm(
+        np.array(s.position_rc) - case.lesion_rc) * case.options.mm_per_pixel <= 3.0]
+    assert found and found[0].mld_method == "edge"
+    assert found[0].mld == pytest.approx(case.mld_mm, abs=0.2)
+
+
+def test_a_faint_stretch_of_a_full_width_vessel_is_not_a_lesion():
+    """Contrast diluted to 40 % over 6 mm of a 3 mm vessel (inflow of unopacified blood), the
+    lumen and the segmentation whole: the contrast alone makes no lesion."""
+    points = straight_line((100.0, 100.0), 10.0, 34.0 / MM_PER_PIXEL, step=0.1)
+    s = np.linspace(-17.0, 17.0, len(points))
+    opacity = 1.0 - 0.6 * np.clip(1.5 - np.abs(s) / 2.0, 0.0, 1.0)
+    radius = np.full(len(points), REFERENCE_MM / 2 / MM_PER_PIXEL)
+    chord, value = render_tubes((SIZE, SIZE), [(points, radius, opacity)])
+    line_integral = MU_CONTRAST_PER_MM * chord * value * MM_PER_PIXEL + 1.5
+    counts = detect(line_integral, 0.7, 3000.0, np.random.default_rng(0))
+    image = (4095.0 + 1000.0 * np.log(np.maximum(counts, 1e-4))).astype(np.float32)
+    mask, probability = render_tube((SIZE, SIZE), points, radius)
+    segments = measure_segments(probability, mask, MM_PER_PIXEL, "mm", 0,
+                                QcaOptions(mld_method="edge"), image=image)
+    assert all(st.percent_diameter_stenosis < 25.0 for st in list_stenoses(segments))
