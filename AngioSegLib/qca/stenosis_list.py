@@ -4,8 +4,9 @@ A lesion is listed when %DS ≥ ``min_stenosis_percent`` and its reference is in
 one-sided because a bifurcation ends the segment on the other side (an ostial lesion,
 :func:`is_ostial`); its reference diameter (RVD) is at least ``min_rvd_mm`` (no lesion is
 graded on a distal twig); the vessel's healthy stretch stands out of the background noise by
-``min_vessel_snr`` (:func:`vessel_snr`); and the narrowing (RVD − MLD) is at least
-:data:`MIN_NARROWING_SNR` × the diameter profile's own noise (:func:`stands_out`). The decision
+``min_vessel_snr`` (:func:`vessel_snr`); the narrowing (RVD − MLD) is at least
+:data:`MIN_NARROWING_SNR` × the diameter profile's own noise (:func:`stands_out`); and an ostial
+lesion's segmentation narrows with it (:func:`segmentation_narrows`). The decision
 is made once, when a segment is measured (``ProfileAnalysis.listed``); every output (console,
 tables, plots, SR) shows the lesions :func:`list_stenoses` gives.
 """
@@ -21,11 +22,16 @@ from AngioSegLib.qca.options import DEFAULT_OPTIONS, QcaOptions
 from AngioSegLib.qca.profile_analysis import INTERPOLATED, ProfileAnalysis
 from AngioSegLib.qca.results import SegmentMeasures, Stenosis
 
-__all__ = ["MIN_NARROWING_SNR", "MIN_NOISE_SAMPLES", "is_listable", "is_ostial",
+__all__ = ["MIN_NARROWING_SNR", "MIN_NOISE_SAMPLES", "OSTIAL_NARROWING_SHARE", "is_listable",
+           "is_ostial", "segmentation_narrows",
            "list_stenoses", "stands_out", "vessel_snr"]
 
 MIN_NARROWING_SNR = 4.0  # a listed lesion's RVD − MLD over the diameter profile's noise SD
 MIN_NOISE_SAMPLES = 5  # healthy cross-sections needed to estimate that noise (else: listed)
+# An ostial lesion's segmentation radius at the MLD is at most 1 − OSTIAL_NARROWING_SHARE × %DS/100
+# of its radius over the healthy stretch: on real angiograms most one-sided lesions at a branch's
+# origin were the borders locking onto the parent or a crossing where the segmentation ran wide.
+OSTIAL_NARROWING_SHARE = 0.25
 
 
 def is_ostial(start_is_junction: bool, end_is_junction: bool, lesion: ProfileAnalysis) -> bool:
@@ -60,16 +66,32 @@ def vessel_snr(borders: LumenBorders | None, healthy: np.ndarray | None) -> floa
     return float(np.median(borders.depth[healthy]) / borders.noise)
 
 
+def segmentation_narrows(lesion: ProfileAnalysis, rough_radius_px: np.ndarray) -> bool:
+    """Whether the segmentation's radius (``rough_radius_px`` (N,), px) at the lesion's MLD is
+    at most ``1 − OSTIAL_NARROWING_SHARE × %DS/100`` of its median over the healthy stretch
+    (True where either is unknown)."""
+    severity = lesion.percent_diameter_stenosis
+    if lesion.mld_index is None or lesion.healthy is None or not lesion.healthy.any() \
+            or severity is None:
+        return True
+    healthy = float(np.median(rough_radius_px[lesion.healthy]))
+    if healthy <= 0:
+        return True
+    ratio = float(rough_radius_px[lesion.mld_index]) / healthy
+    return ratio <= 1.0 - OSTIAL_NARROWING_SHARE * severity / 100.0
+
+
 def is_listable(lesion: ProfileAnalysis, centerline: CenterlineSegment, options: QcaOptions,
-                on_vessel: bool, diameter: np.ndarray) -> bool:
-    """Whether the stenosis list holds ``lesion`` (see the module docstring)."""
+                on_vessel: bool, diameter: np.ndarray, rough_radius_px: np.ndarray) -> bool:
+    """Whether the stenosis list holds ``lesion`` (see the module docstring);
+    ``rough_radius_px`` (N,) the segmentation's radius along the centerline."""
     severity = lesion.percent_diameter_stenosis
     return (on_vessel and severity is not None and severity >= options.min_stenosis_percent
             and lesion.rvd is not None and lesion.rvd >= options.min_rvd_mm
             and stands_out(lesion, diameter)
             and (lesion.reference_method == INTERPOLATED
-                 or is_ostial(centerline.start_is_junction, centerline.end_is_junction,
-                              lesion)))
+                 or (is_ostial(centerline.start_is_junction, centerline.end_is_junction, lesion)
+                     and segmentation_narrows(lesion, rough_radius_px))))
 
 
 def list_stenoses(segments: tuple[SegmentMeasures, ...], options: QcaOptions = DEFAULT_OPTIONS

@@ -10,6 +10,8 @@ from qca_phantoms import main_segment, render_tube, straight_line
 from scipy import ndimage
 
 from AngioSegLib.qca.analysis import MLD_METHODS, QcaOptions, list_stenoses, measure_segments
+from AngioSegLib.qca.profile_analysis import ProfileAnalysis, ReferenceMethod
+from AngioSegLib.qca.stenosis_list import segmentation_narrows
 
 
 def test_an_uncalibrated_run_takes_the_option_lengths_at_a_nominal_pixel(lesion_phantom):
@@ -152,3 +154,18 @@ def test_phantom_stenoses_from_a_widened_segmentation(lesion_phantom):
                                                - planted.percent_diameter)
     assert abs(errors["densitometric", "LAD"]) < 5 and abs(errors["densitometric", "LCx"]) < 5
     assert errors["edge", "LCx"] < -5  # the tight lesion looks milder
+
+
+def test_an_ostial_lesion_needs_the_segmentation_to_narrow_with_it():
+    """A 60 %DS one-sided lesion: listed where the segmentation's radius at the MLD is 60 % of
+    its healthy radius, not where it is 90 % (1 − 0.25 × 0.6 = 0.85 is the limit)."""
+    healthy = np.zeros(40, bool)
+    healthy[20:] = True
+    lesion = ProfileAnalysis(reference=np.full(40, 3.0), mld=1.2, mld_index=5, rvd=3.0,
+                             lesion_start=0.0, lesion_end=2.0,
+                             reference_method=ReferenceMethod.DISTAL_ONLY, healthy=healthy)
+    assert lesion.percent_diameter_stenosis == pytest.approx(60.0)
+    for at_mld, listed in ((3.0, True), (4.5, False)):
+        rough = np.full(40, 5.0)
+        rough[5] = at_mld
+        assert segmentation_narrows(lesion, rough) is listed
