@@ -164,7 +164,8 @@ def _measure_segment(data: FrameData, centerline: CenterlineSegment,
     trim = options.end_trim_diameters * typical
     # an end in a bifurcation lies on the parent's axis: the branch's lumen begins a parent
     # radius (the segmentation's radius there) away
-    radius = rough_radius_px(data, centerline) * scale
+    rough = rough_radius_px(data, centerline)
+    radius = rough * scale
     start_trim = max(trim, radius[0]) if centerline.start_is_junction else trim
     end_trim = max(trim, radius[-1]) if centerline.end_is_junction else trim
     valid = (distance >= start_trim) & (distance <= distance[-1] - end_trim)
@@ -180,13 +181,12 @@ def _measure_segment(data: FrameData, centerline: CenterlineSegment,
         use = options.mld_method == "densitometric"
         # the contrast is summed over the wider of the borders and the segmentation (blur
         # spreads a tight lumen's contrast beyond its borders)
-        window = np.fmax(diameter, 2.0 * rough_radius_px(data, centerline) * scale)
+        window = np.fmax(diameter, 2.0 * radius)
         lesions = distinct_lesions(tuple(
             densitometric_lesion(lesion, data.image, data.mask, centerline, distance, window,
                                  scale, options, use) for lesion in lesions), distance)
     snr = vessel_snr(borders, lesions[0].healthy)
     on_vessel = snr is None or snr >= options.min_vessel_snr
-    rough = rough_radius_px(data, centerline)
     lesions = tuple(replace(lesion, listed=is_listable(lesion, centerline, options, on_vessel,
                                                        diameter, rough)) for lesion in lesions)
     lesions = tuple(sorted(lesions, key=lambda lesion: not lesion.listed))  # stable

@@ -19,8 +19,7 @@ from AngioSegLib.qca.diameter import leaves_image, profile_widths, sample_profil
 from AngioSegLib.qca.lumen_edges import REFERENCE_WINDOW_PX, LumenBorders, detect_lumen_borders
 from AngioSegLib.qca.options import QcaOptions
 
-__all__ = ["CONTRAST_FRACTION", "EDGE_MARGIN_PX", "JUNCTION_DIAMETERS",
-           "NARROWED_RADIUS_FRACTION",
+__all__ = ["CONTRAST_FRACTION", "EDGE_MARGIN_PX", "JUNCTION_DIAMETERS", "NARROWED_RADIUS_FRACTION",
            "PROFILE_HALF_WIDTH_MARGIN_PX", "PROFILE_HALF_WIDTH_RADII", "WEAK_LEVEL_PERCENTILE",
            "WEAK_RADIUS_FRACTION", "FrameData", "bridged_points", "contrast_diameter_px",
            "detect_borders", "image_profile", "near_junction", "probability_profile",
@@ -148,10 +147,12 @@ def image_profile(data: FrameData, centerline: CenterlineSegment,
         healthy_px = borders.fit.radius_px if borders.fit is not None \
             else float(np.nanmedian(rough))
         smoothed = correct_diameters(smoothed, data.blur_px, healthy_px)
-    contrast = contrast_diameter_px(borders, window, sigma_samples)
     narrowed = (rough < NARROWED_RADIUS_FRACTION * level) & ~near_junction(
         centerline, JUNCTION_DIAMETERS * 2.0 * level)
-    smoothed = np.where(narrowed & (contrast < CONTRAST_FRACTION * smoothed), contrast, smoothed)
+    if narrowed.any():
+        contrast = contrast_diameter_px(borders, window, sigma_samples)
+        smoothed = np.where(narrowed & (contrast < CONTRAST_FRACTION * smoothed), contrast,
+                            smoothed)
     return smoothed * data.scale
 
 
@@ -184,8 +185,9 @@ def contrast_diameter_px(borders: LumenBorders, window_samples: int,
     known = borders.lumen & np.isfinite(contrast) & np.isfinite(diameter) & (diameter > 0)
     if not known.any():
         return np.full(len(diameter), np.inf)
-    ratio = np.where(known, contrast / np.where(known, diameter, 1.0) ** 2, np.nan)
-    ratio = np.where(known, ratio, np.nanmedian(ratio))
+    ratio = np.full(len(diameter), np.nan)
+    ratio[known] = contrast[known] / diameter[known] ** 2
+    ratio[~known] = np.median(ratio[known])
     scale = ndimage.median_filter(ratio, size=window_samples, mode="nearest")
     with np.errstate(all="ignore"):
         out = np.sqrt(np.clip(contrast / scale, 0.0, None))

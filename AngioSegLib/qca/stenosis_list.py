@@ -23,8 +23,7 @@ from AngioSegLib.qca.profile_analysis import INTERPOLATED, ProfileAnalysis
 from AngioSegLib.qca.results import SegmentMeasures, Stenosis
 
 __all__ = ["MIN_NARROWING_SNR", "MIN_NOISE_SAMPLES", "OSTIAL_NARROWING_SHARE", "is_listable",
-           "is_ostial", "segmentation_narrows",
-           "list_stenoses", "stands_out", "vessel_snr"]
+           "is_ostial", "list_stenoses", "segmentation_narrows", "stands_out", "vessel_snr"]
 
 MIN_NARROWING_SNR = 4.0  # a listed lesion's RVD − MLD over the diameter profile's noise SD
 MIN_NOISE_SAMPLES = 5  # healthy cross-sections needed to estimate that noise (else: listed)
