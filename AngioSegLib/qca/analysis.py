@@ -188,7 +188,8 @@ def _measure_segment(data: FrameData, centerline: CenterlineSegment,
     snr = vessel_snr(borders, lesions[0].healthy)
     on_vessel = snr is None or snr >= options.min_vessel_snr
     lesions = tuple(replace(lesion, listed=is_listable(lesion, centerline, options, on_vessel,
-                                                       diameter, rough)) for lesion in lesions)
+                                                       diameter, rough, borders))
+                    for lesion in lesions)
     lesions = tuple(sorted(lesions, key=lambda lesion: not lesion.listed))  # stable
     profile = lesions[0]
     pos = float(distance[profile.mld_index]) if profile.mld_index is not None else None

@@ -6,7 +6,8 @@ one-sided because a bifurcation ends the segment on the other side (an ostial le
 graded on a distal twig); the vessel's healthy stretch stands out of the background noise by
 ``min_vessel_snr`` (:func:`vessel_snr`); the narrowing (RVD − MLD) is at least
 :data:`MIN_NARROWING_SNR` × the diameter profile's own noise (:func:`stands_out`); and an ostial
-lesion's segmentation narrows with it (:func:`segmentation_narrows`). The decision
+lesion's segmentation and the lumen's contrast narrow with it (:func:`segmentation_narrows`,
+:func:`contrast_narrows`). The decision
 is made once, when a segment is measured (``ProfileAnalysis.listed``); every output (console,
 tables, plots, SR) shows the lesions :func:`list_stenoses` gives.
 """
@@ -22,8 +23,9 @@ from AngioSegLib.qca.options import DEFAULT_OPTIONS, QcaOptions
 from AngioSegLib.qca.profile_analysis import INTERPOLATED, ProfileAnalysis
 from AngioSegLib.qca.results import SegmentMeasures, Stenosis
 
-__all__ = ["MIN_NARROWING_SNR", "MIN_NOISE_SAMPLES", "OSTIAL_NARROWING_SHARE", "is_listable",
-           "is_ostial", "list_stenoses", "segmentation_narrows", "stands_out", "vessel_snr"]
+__all__ = ["MIN_NARROWING_SNR", "MIN_NOISE_SAMPLES", "OSTIAL_LUMEN_SNR", "OSTIAL_NARROWING_SHARE",
+           "contrast_narrows", "is_listable", "is_ostial", "list_stenoses",
+           "segmentation_narrows", "stands_out", "vessel_snr"]
 
 MIN_NARROWING_SNR = 4.0  # a listed lesion's RVD − MLD over the diameter profile's noise SD
 MIN_NOISE_SAMPLES = 5  # healthy cross-sections needed to estimate that noise (else: listed)
@@ -31,6 +33,11 @@ MIN_NOISE_SAMPLES = 5  # healthy cross-sections needed to estimate that noise (e
 # of its radius over the healthy stretch: on real angiograms most one-sided lesions at a branch's
 # origin were the borders locking onto the parent or a crossing where the segmentation ran wide.
 OSTIAL_NARROWING_SHARE = 0.25
+# An ostial lesion's lumen stays visible at the MLD: its centre depth at least OSTIAL_LUMEN_SNR
+# background noise SDs. Without a proximal reference an ostium whose lumen vanished cannot be
+# told from a segmentation bridge across the background between two vessels (on real
+# angiograms nearly every one-sided lesion of ≥ 80 %DS was such a bridge).
+OSTIAL_LUMEN_SNR = 3.0
 
 
 def is_ostial(start_is_junction: bool, end_is_junction: bool, lesion: ProfileAnalysis) -> bool:
@@ -80,17 +87,36 @@ def segmentation_narrows(lesion: ProfileAnalysis, rough_radius_px: np.ndarray) -
     return ratio <= 1.0 - OSTIAL_NARROWING_SHARE * severity / 100.0
 
 
+def contrast_narrows(lesion: ProfileAnalysis, borders: LumenBorders | None) -> bool:
+    """Whether the lumen's centre depth at the lesion's MLD is visible (≥ ``OSTIAL_LUMEN_SNR`` ×
+    the background noise) and at most ``1 − OSTIAL_NARROWING_SHARE × %DS/100`` of its median
+    over the healthy stretch: a narrowed round lumen is shallower by its diameter's ratio, while
+    a border that locks onto the parent vessel at a branch's origin narrows at full depth (True
+    without borders detected on the frame)."""
+    severity = lesion.percent_diameter_stenosis
+    if borders is None or lesion.mld_index is None or lesion.healthy is None \
+            or not lesion.healthy.any() or severity is None:
+        return True
+    depth = float(borders.depth[lesion.mld_index])
+    healthy = float(np.median(borders.depth[lesion.healthy]))
+    return depth >= OSTIAL_LUMEN_SNR * borders.noise and \
+        depth <= (1.0 - OSTIAL_NARROWING_SHARE * severity / 100.0) * healthy
+
+
 def is_listable(lesion: ProfileAnalysis, centerline: CenterlineSegment, options: QcaOptions,
-                on_vessel: bool, diameter: np.ndarray, rough_radius_px: np.ndarray) -> bool:
+                on_vessel: bool, diameter: np.ndarray, rough_radius_px: np.ndarray,
+                borders: LumenBorders | None) -> bool:
     """Whether the stenosis list holds ``lesion`` (see the module docstring);
-    ``rough_radius_px`` (N,) the segmentation's radius along the centerline."""
+    ``rough_radius_px`` (N,) the segmentation's radius along the centerline, ``borders`` the
+    lumen borders detected on the frame along it (None without)."""
     severity = lesion.percent_diameter_stenosis
     return (on_vessel and severity is not None and severity >= options.min_stenosis_percent
             and lesion.rvd is not None and lesion.rvd >= options.min_rvd_mm
             and stands_out(lesion, diameter)
             and (lesion.reference_method == INTERPOLATED
                  or (is_ostial(centerline.start_is_junction, centerline.end_is_junction, lesion)
-                     and segmentation_narrows(lesion, rough_radius_px))))
+                     and segmentation_narrows(lesion, rough_radius_px)
+                     and contrast_narrows(lesion, borders))))
 
 
 def list_stenoses(segments: tuple[SegmentMeasures, ...], options: QcaOptions = DEFAULT_OPTIONS

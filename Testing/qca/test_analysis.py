@@ -10,8 +10,9 @@ from qca_phantoms import main_segment, render_tube, straight_line
 from scipy import ndimage
 
 from AngioSegLib.qca.analysis import MLD_METHODS, QcaOptions, list_stenoses, measure_segments
+from AngioSegLib.qca.lumen_edges import LumenBorders
 from AngioSegLib.qca.profile_analysis import ProfileAnalysis, ReferenceMethod
-from AngioSegLib.qca.stenosis_list import segmentation_narrows
+from AngioSegLib.qca.stenosis_list import contrast_narrows, segmentation_narrows
 
 
 def test_an_uncalibrated_run_takes_the_option_lengths_at_a_nominal_pixel(lesion_phantom):
@@ -169,3 +170,21 @@ def test_an_ostial_lesion_needs_the_segmentation_to_narrow_with_it():
         rough = np.full(40, 5.0)
         rough[5] = at_mld
         assert segmentation_narrows(lesion, rough) is listed
+
+
+def test_an_ostial_lesion_needs_its_lumen_to_show_and_fade_with_it():
+    """The same 60 %DS lesion, its healthy lumen 20 noise SDs deep: listed where the centre is 8
+    SDs deep at the MLD (shallower, as a narrowed lumen is); not where it is as deep as the
+    healthy lumen (a border locked onto the parent vessel) nor where the lumen is gone (2 SDs:
+    a segmentation bridge across the background)."""
+    healthy = np.zeros(40, bool)
+    healthy[20:] = True
+    lesion = ProfileAnalysis(reference=np.full(40, 3.0), mld=1.2, mld_index=5, rvd=3.0,
+                             lesion_start=0.0, lesion_end=2.0,
+                             reference_method=ReferenceMethod.DISTAL_ONLY, healthy=healthy)
+    for at_mld, listed in ((8.0, True), (20.0, False), (2.0, False)):
+        depth = np.full(40, 20.0)
+        depth[5] = at_mld
+        borders = LumenBorders(np.full(40, 1.5), np.full(40, 1.5), np.ones(40, bool), depth, 1.0)
+        assert contrast_narrows(lesion, borders) is listed
+    assert contrast_narrows(lesion, None)
