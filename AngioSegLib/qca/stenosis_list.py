@@ -72,35 +72,36 @@ def vessel_snr(borders: LumenBorders | None, healthy: np.ndarray | None) -> floa
     return float(np.median(borders.depth[healthy]) / borders.noise)
 
 
-def segmentation_narrows(lesion: ProfileAnalysis, rough_radius_px: np.ndarray) -> bool:
-    """Whether the segmentation's radius (``rough_radius_px`` (N,), px) at the lesion's MLD is
-    at most ``1 − OSTIAL_NARROWING_SHARE × %DS/100`` of its median over the healthy stretch
-    (True where either is unknown)."""
+def _narrows_with(lesion: ProfileAnalysis, profile: np.ndarray) -> bool:
+    """Whether ``profile`` (N,) at the lesion's MLD is at most ``1 − OSTIAL_NARROWING_SHARE ×
+    %DS/100`` of its median over the healthy stretch (True where either is unknown or that
+    median is not positive)."""
     severity = lesion.percent_diameter_stenosis
     if lesion.mld_index is None or lesion.healthy is None or not lesion.healthy.any() \
             or severity is None:
         return True
-    healthy = float(np.median(rough_radius_px[lesion.healthy]))
+    healthy = float(np.median(profile[lesion.healthy]))
     if healthy <= 0:
         return True
-    ratio = float(rough_radius_px[lesion.mld_index]) / healthy
-    return ratio <= 1.0 - OSTIAL_NARROWING_SHARE * severity / 100.0
+    return float(profile[lesion.mld_index]) <= (
+        1.0 - OSTIAL_NARROWING_SHARE * severity / 100.0) * healthy
+
+
+def segmentation_narrows(lesion: ProfileAnalysis, rough_radius_px: np.ndarray) -> bool:
+    """Whether the segmentation's radius (``rough_radius_px`` (N,), px) narrows with the lesion
+    (:func:`_narrows_with`)."""
+    return _narrows_with(lesion, rough_radius_px)
 
 
 def contrast_narrows(lesion: ProfileAnalysis, borders: LumenBorders | None) -> bool:
     """Whether the lumen's centre depth at the lesion's MLD is visible (≥ ``OSTIAL_LUMEN_SNR`` ×
-    the background noise) and at most ``1 − OSTIAL_NARROWING_SHARE × %DS/100`` of its median
-    over the healthy stretch: a narrowed round lumen is shallower by its diameter's ratio, while
-    a border that locks onto the parent vessel at a branch's origin narrows at full depth (True
-    without borders detected on the frame)."""
-    severity = lesion.percent_diameter_stenosis
-    if borders is None or lesion.mld_index is None or lesion.healthy is None \
-            or not lesion.healthy.any() or severity is None:
+    the background noise) and narrows with the lesion (:func:`_narrows_with`): a narrowed round
+    lumen is shallower by its diameter's ratio, while a border that locks onto the parent vessel
+    at a branch's origin narrows at full depth (True without borders detected on the frame)."""
+    if borders is None or lesion.mld_index is None:
         return True
-    depth = float(borders.depth[lesion.mld_index])
-    healthy = float(np.median(borders.depth[lesion.healthy]))
-    return depth >= OSTIAL_LUMEN_SNR * borders.noise and \
-        depth <= (1.0 - OSTIAL_NARROWING_SHARE * severity / 100.0) * healthy
+    visible = borders.depth[lesion.mld_index] >= OSTIAL_LUMEN_SNR * borders.noise
+    return bool(visible) and _narrows_with(lesion, borders.depth)
 
 
 def is_listable(lesion: ProfileAnalysis, centerline: CenterlineSegment, options: QcaOptions,
