@@ -115,6 +115,8 @@ def _option(args: list[str], flag: str) -> str | None:
     if flag not in args:
         return None
     at = args.index(flag)
+    if at + 1 == len(args):
+        sys.exit(f"{flag} needs a value, e.g. {flag} 0.7.0")
     value = args[at + 1]
     del args[at:at + 2]
     return value
@@ -123,5 +125,8 @@ def _option(args: list[str], flag: str) -> str | None:
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if a != "--write"]
     version, change = _option(args, "--version"), _option(args, "--change")
+    if len(args) < 2 or not (Path(args[0]) / "configs" / "metadata.json").is_file():
+        sys.exit("usage: python scripts/publish_model.py RUN/last NAME \"<training command>\" "
+                 "[--write] [--version X.Y.Z --change \"what changed\"] (RUN/last: a bundle)")
     main(Path(args[0]), args[1], args[2] if len(args) > 2 else "", "--write" in sys.argv,
          version, change)
