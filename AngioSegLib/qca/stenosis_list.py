@@ -7,7 +7,8 @@ graded on a distal twig); the vessel's healthy stretch stands out of the backgro
 ``min_vessel_snr`` (:func:`vessel_snr`); the narrowing (RVD − MLD) is at least
 :data:`MIN_NARROWING_SNR` × the diameter profile's own noise (:func:`stands_out`); and an ostial
 lesion's segmentation and the lumen's contrast narrow with it (:func:`segmentation_narrows`,
-:func:`contrast_narrows`). The decision
+:func:`contrast_narrows`), as must a two-sided lesion's contrast near a junction
+(:func:`junction_contrast_narrows`). The decision
 is made once, when a segment is measured (``ProfileAnalysis.listed``); every output (console,
 tables, plots, SR) shows the lesions :func:`list_stenoses` gives.
 """
@@ -22,10 +23,12 @@ from AngioSegLib.qca.lumen_edges import LumenBorders
 from AngioSegLib.qca.options import DEFAULT_OPTIONS, QcaOptions
 from AngioSegLib.qca.profile_analysis import INTERPOLATED, ProfileAnalysis
 from AngioSegLib.qca.results import SegmentMeasures, Stenosis
+from AngioSegLib.qca.segment_profile import near_junction
 
-__all__ = ["MIN_NARROWING_SNR", "MIN_NOISE_SAMPLES", "OSTIAL_LUMEN_SNR", "OSTIAL_NARROWING_SHARE",
-           "contrast_narrows", "is_listable", "is_ostial", "list_stenoses",
-           "segmentation_narrows", "stands_out", "vessel_snr"]
+__all__ = ["JUNCTION_REACH_DIAMETERS", "MIN_NARROWING_SNR", "MIN_NOISE_SAMPLES", "OSTIAL_LUMEN_SNR",
+           "OSTIAL_NARROWING_SHARE", "contrast_narrows", "is_listable", "is_ostial",
+           "junction_contrast_narrows", "list_stenoses", "segmentation_narrows", "stands_out",
+           "vessel_snr"]
 
 MIN_NARROWING_SNR = 4.0  # a listed lesion's RVD − MLD over the diameter profile's noise SD
 MIN_NOISE_SAMPLES = 5  # healthy cross-sections needed to estimate that noise (else: listed)
@@ -38,6 +41,11 @@ OSTIAL_NARROWING_SHARE = 0.25
 # told from a segmentation bridge across the background between two vessels (on real
 # angiograms nearly every one-sided lesion of ≥ 80 %DS was such a bridge).
 OSTIAL_LUMEN_SNR = 3.0
+# A two-sided lesion whose MLD lies within JUNCTION_REACH_DIAMETERS healthy segmentation diameters
+# of a junction must narrow the lumen's contrast as an ostial one does (:func:`_narrows_with`): on
+# real angiograms most two-sided lesions listed at a bifurcation or crossing were borders locking
+# onto the other vessel, where the lumen between them keeps (or exceeds) its healthy depth.
+JUNCTION_REACH_DIAMETERS = 2.0
 
 
 def is_ostial(start_is_junction: bool, end_is_junction: bool, lesion: ProfileAnalysis) -> bool:
@@ -104,6 +112,20 @@ def contrast_narrows(lesion: ProfileAnalysis, borders: LumenBorders | None) -> b
     return bool(visible) and _narrows_with(lesion, borders.depth)
 
 
+def junction_contrast_narrows(lesion: ProfileAnalysis, centerline: CenterlineSegment,
+                              rough_radius_px: np.ndarray, borders: LumenBorders | None) -> bool:
+    """Whether a lesion away from junctions, or at one with the lumen's contrast narrowing with
+    it, may be listed: its MLD more than ``JUNCTION_REACH_DIAMETERS`` healthy segmentation
+    diameters (``rough_radius_px`` (N,), px) from a junction of ``centerline``, or the lumen's
+    centre depth there narrowing with the lesion (True without borders detected)."""
+    if borders is None or lesion.mld_index is None or lesion.healthy is None \
+            or not lesion.healthy.any():
+        return True
+    reach = JUNCTION_REACH_DIAMETERS * 2.0 * float(np.median(rough_radius_px[lesion.healthy]))
+    at_junction = near_junction(centerline, np.full(len(rough_radius_px), reach))
+    return not at_junction[lesion.mld_index] or _narrows_with(lesion, borders.depth)
+
+
 def is_listable(lesion: ProfileAnalysis, centerline: CenterlineSegment, options: QcaOptions,
                 on_vessel: bool, diameter: np.ndarray, rough_radius_px: np.ndarray,
                 borders: LumenBorders | None) -> bool:
@@ -114,7 +136,8 @@ def is_listable(lesion: ProfileAnalysis, centerline: CenterlineSegment, options:
     return (on_vessel and severity is not None and severity >= options.min_stenosis_percent
             and lesion.rvd is not None and lesion.rvd >= options.min_rvd_mm
             and stands_out(lesion, diameter)
-            and (lesion.reference_method == INTERPOLATED
+            and ((lesion.reference_method == INTERPOLATED
+                  and junction_contrast_narrows(lesion, centerline, rough_radius_px, borders))
                  or (is_ostial(centerline.start_is_junction, centerline.end_is_junction, lesion)
                      and segmentation_narrows(lesion, rough_radius_px)
                      and contrast_narrows(lesion, borders))))

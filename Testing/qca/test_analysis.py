@@ -10,9 +10,14 @@ from qca_phantoms import main_segment, render_tube, straight_line
 from scipy import ndimage
 
 from AngioSegLib.qca.analysis import MLD_METHODS, QcaOptions, list_stenoses, measure_segments
+from AngioSegLib.qca.centerline import CenterlineSegment
 from AngioSegLib.qca.lumen_edges import LumenBorders
 from AngioSegLib.qca.profile_analysis import ProfileAnalysis, ReferenceMethod
-from AngioSegLib.qca.stenosis_list import contrast_narrows, segmentation_narrows
+from AngioSegLib.qca.stenosis_list import (
+    contrast_narrows,
+    junction_contrast_narrows,
+    segmentation_narrows,
+)
 
 
 def test_an_uncalibrated_run_takes_the_option_lengths_at_a_nominal_pixel(lesion_phantom):
@@ -188,3 +193,29 @@ def test_an_ostial_lesion_needs_its_lumen_to_show_and_fade_with_it():
         borders = LumenBorders(np.full(40, 1.5), np.full(40, 1.5), np.ones(40, bool), depth, 1.0)
         assert contrast_narrows(lesion, borders) is listed
     assert contrast_narrows(lesion, None)
+
+
+def test_a_two_sided_lesion_at_a_junction_needs_its_lumen_to_fade_with_it():
+    """A 60 %DS interpolated lesion at sample 20 of a 60-sample vessel (1 px apart, healthy
+    segmentation radius 3 px, so the junction check reaches 2 × 6 = 12 px): with a bifurcation
+    crossed 5 px away it is listed only where the lumen's centre is shallower at the MLD (8 of 20
+    noise SDs), not where it keeps the healthy depth (borders locked onto the other vessel); with
+    the bifurcation 30 px away it is listed either way."""
+    healthy = np.ones(60, bool)
+    healthy[14:27] = False
+    lesion = ProfileAnalysis(reference=np.full(60, 3.0), mld=1.2, mld_index=20, rvd=3.0,
+                             lesion_start=16.0, lesion_end=24.0,
+                             reference_method=ReferenceMethod.INTERPOLATED, healthy=healthy)
+    arc = np.arange(60, dtype=float)
+    for junction_at, at_mld, listed in ((25.0, 8.0, True), (25.0, 20.0, False),
+                                        (50.0, 20.0, True)):
+        centerline = CenterlineSegment(
+            index=0, points_rc=np.stack([arc, arc], axis=1), arc_px=arc,
+            normals_rc=np.tile([0.0, 1.0], (60, 1)), start_node=0, end_node=1,
+            start_is_junction=False, end_is_junction=False, junction_arc_px=(junction_at,))
+        depth = np.full(60, 20.0)
+        depth[20] = at_mld
+        borders = LumenBorders(np.full(60, 1.5), np.full(60, 1.5), np.ones(60, bool), depth, 1.0)
+        rough = np.full(60, 3.0)
+        assert junction_contrast_narrows(lesion, centerline, rough, borders) is listed
+    assert junction_contrast_narrows(lesion, centerline, rough, None)
