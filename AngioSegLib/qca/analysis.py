@@ -91,7 +91,12 @@ from AngioSegLib.qca.lesion_path import bridge_gaps, trace_between
 from AngioSegLib.qca.lumen_edges import LumenBorders
 from AngioSegLib.qca.lumen_model import frame_blur_px
 from AngioSegLib.qca.options import BORDER_METHODS, DEFAULT_OPTIONS, MLD_METHODS, QcaOptions
-from AngioSegLib.qca.overlap import crossing_flags, depth_jump_flags, stretches
+from AngioSegLib.qca.overlap import (
+    background_edge_flags,
+    crossing_flags,
+    depth_jump_flags,
+    stretches,
+)
 from AngioSegLib.qca.profile_analysis import (
     INTERPOLATED,
     ProfileAnalysis,
@@ -142,6 +147,9 @@ def _overlap(data: FrameData, centerline: CenterlineSegment, borders: LumenBorde
     if borders is not None:
         step = float(centerline.arc_px[1] - centerline.arc_px[0])
         flags |= depth_jump_flags(borders.depth, step, typical_px, borders.noise)
+        if borders.background_step is not None:
+            flags |= background_edge_flags(borders.background_step, borders.depth, step,
+                                           typical_px, borders.noise)
     return flags
 
 
@@ -158,7 +166,8 @@ def _measure_segment(data: FrameData, centerline: CenterlineSegment,
         if borders is not None:
             borders = LumenBorders(borders.right_px[::-1], borders.left_px[::-1],
                                    borders.lumen[::-1], borders.depth[::-1], borders.noise,
-                                   borders.fit)
+                                   borders.fit, None if borders.background_step is None
+                                   else -borders.background_step[::-1])
     distance = centerline.arc_px * scale
     typical = _median(diameter) if np.isfinite(diameter).any() else 0.0
     trim = options.end_trim_diameters * typical

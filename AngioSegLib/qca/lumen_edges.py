@@ -82,7 +82,8 @@ class LumenBorders:
     (+normal) border, (N,) each; ``lumen`` (N,) False where the lumen vanished (diameter 0);
     ``depth`` (N,) the centre's depth below the background (image units, vessels positive);
     ``noise`` that depth's noise SD (image units); ``fit`` the blur fitted on the healthy
-    cross-sections (None where too few)."""
+    cross-sections (None where too few); ``background_step`` (N,) the background beside the right
+    border less that beside the left (image units, :func:`_background_step`)."""
 
     left_px: np.ndarray
     right_px: np.ndarray
@@ -90,6 +91,7 @@ class LumenBorders:
     depth: np.ndarray
     noise: float
     fit: LumenFit | None = None
+    background_step: np.ndarray | None = None
 
     @property
     def diameter_px(self) -> np.ndarray:
@@ -183,33 +185,45 @@ def _band_median(half: np.ndarray, t: np.ndarray, border_px: np.ndarray,
     return np.where(inside.any(axis=1), out, np.nan)
 
 
-def _background(profiles: np.ndarray, offsets: np.ndarray, left: np.ndarray, right: np.ndarray,
-                on_vessel: np.ndarray | None) -> np.ndarray:
-    """(N,) the background level beside each cross-section: the mean of the two sides' band
-    medians, each side's band without the samples on a vessel (``on_vessel`` (N, M), the
-    segmentation straightened); a side whose band lies wholly on a vessel is left out, and
-    where both do, the bands are read whole."""
+def _side_levels(profiles: np.ndarray, offsets: np.ndarray, left: np.ndarray, right: np.ndarray,
+                 on_vessel: np.ndarray | None) -> np.ndarray:
+    """(2, N) the background level on the right and the left of each cross-section: each side's
+    band median without the samples on a vessel (``on_vessel`` (N, M), the segmentation
+    straightened); NaN for a side whose band lies wholly on a vessel, and where both do, the
+    bands read whole."""
     c = profiles.shape[1] // 2
     t = offsets[c:]
     halves = (profiles[:, c:], right), (profiles[:, c::-1], left)
+    whole = np.stack([_band_median(half, t, border) for half, border in halves])
     if on_vessel is None:
-        return 0.5 * sum(_band_median(half, t, border) for half, border in halves)
+        return whole
     marks = on_vessel[:, c:], on_vessel[:, c::-1]
     sides = np.stack([_band_median(half, t, border, mark)
                       for (half, border), mark in zip(halves, marks, strict=True)])
+    return np.where(np.isfinite(sides).any(axis=0), sides, whole)
+
+
+def _background(sides: np.ndarray) -> np.ndarray:
+    """(N,) the background level beside each cross-section: the mean of the finite ``sides``
+    (2, N) (:func:`_side_levels`)."""
     n = np.isfinite(sides).sum(axis=0)
-    background = np.nansum(sides, axis=0) / np.maximum(n, 1)
-    if (n == 0).any():
-        background = np.where(n > 0, background, _background(profiles, offsets, left, right, None))
-    return background
+    return np.nansum(sides, axis=0) / np.maximum(n, 1)
+
+
+def _background_step(sides: np.ndarray) -> np.ndarray:
+    """(N,) the background level on the right less that on the left (image units; 0 where one
+    side is unknown): large where the vessel crosses an edge of the background (the
+    diaphragm, the heart's border, a shutter), where the borders cannot be trusted."""
+    step = sides[0] - sides[1]
+    return np.where(np.isfinite(step), step, 0.0)
 
 
 def _lumen_present(profiles: np.ndarray, offsets: np.ndarray, left: np.ndarray,
-                   right: np.ndarray, on_vessel: np.ndarray | None = None
-                   ) -> tuple[np.ndarray, np.ndarray, float]:
+                   right: np.ndarray, sides: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """(lumen (N,) bool, depth (N,), noise SD): the centre's depth below the background bands
-    (:func:`_background`) against the depth's own noise (see the module docstring)."""
-    background = _background(profiles, offsets, left, right, on_vessel)
+    ``sides`` (2, N) (:func:`_background`) against the depth's own noise (see the module
+    docstring)."""
+    background = _background(sides)
     # the mean between the borders (at least ±0.5 px): an eccentric residual lumen off the
     # centerline still counts; where no lumen is left the borders bracket background
     inside = (offsets[None, :] >= -np.maximum(left, 0.5)[:, None]) & (
@@ -280,6 +294,7 @@ def detect_lumen_borders(image: np.ndarray, points_rc: np.ndarray, normals_rc: n
     if vessel_mask is not None:
         _, sampled = sample_profiles(vessel_mask, points_rc, normals_rc, reach, SAMPLE_STEP_PX)
         on_vessel = sampled > 0.5
-    lumen, depth, noise = _lumen_present(profiles, offsets, left, right, on_vessel)
+    sides = _side_levels(profiles, offsets, left, right, on_vessel)
+    lumen, depth, noise = _lumen_present(profiles, offsets, left, right, sides)
     blur = fit_blur(profiles, offsets, left, right, lumen) if fit else None
-    return LumenBorders(left, right, lumen, depth, noise, blur)
+    return LumenBorders(left, right, lumen, depth, noise, blur, _background_step(sides))

@@ -13,7 +13,11 @@ reference fit and from the lesion search (and listed in the outputs):
 * **a contrast jump** (:func:`depth_jump_flags`): the lumen is darker than its running median
   along the vessel by more than ``DEPTH_JUMP_RATIO`` and by ``DEPTH_JUMP_SNR`` × the depth's
   noise (two vessels stacked in the projection attenuate like their sum; a lesion only
-  lightens the lumen).
+  lightens the lumen);
+* **a background edge** (:func:`background_edge_flags`): the background beside the two borders
+  differs by more than ``BACKGROUND_EDGE_RATIO`` × the lumen's running depth (the vessel crosses
+  the diaphragm, the heart's border or a shutter edge, whose step the border detector takes for
+  a border). Not an overlap, but as unreliable a cross-section.
 
 Each sign flags the cross-sections within ``(D_self + D_other) / 2 + OVERLAP_MARGIN_DIAMETERS · D``
 of where it was seen. Lengths in px, arrays (N,) along the analysed centerline.
@@ -27,7 +31,7 @@ from scipy.spatial import cKDTree
 
 from AngioSegLib.qca.centerline import CenterlineSegment
 
-__all__ = ["crossing_flags", "depth_jump_flags", "stretches"]
+__all__ = ["background_edge_flags", "crossing_flags", "depth_jump_flags", "stretches"]
 
 CROSSING_REACH_DIAMETERS = 1.0  # another vessel continuing this far beyond both sides crosses
 TOUCH_MARGIN_PX = 1.5  # another vessel's point within radius + this of the centerline touches it
@@ -36,6 +40,7 @@ OVERLAP_MARGIN_DIAMETERS = 0.0  # flagged stretch beyond the two vessels' half-w
 DEPTH_JUMP_RATIO = 1.7  # centre depth over its running median: another vessel on top
 DEPTH_WINDOW_DIAMETERS = 8.0  # running median window
 DEPTH_JUMP_SNR = 5.0  # the jump, and the vessel itself, in depth noise SDs
+BACKGROUND_EDGE_RATIO = 1.5  # background step across a cross-section over the lumen's depth
 
 
 def _flag_around(arc_px: np.ndarray, at_px: float, half_px: float, flags: np.ndarray) -> None:
@@ -103,24 +108,59 @@ def crossing_flags(vessel: CenterlineSegment, others: tuple[CenterlineSegment, .
     return flags
 
 
+def _running_level(depth: np.ndarray, step_px: float, diameter_px: float
+                   ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(depth with its gaps interpolated (N,), its running median over
+    ``DEPTH_WINDOW_DIAMETERS`` × ``diameter_px``); None with under 5 finite samples."""
+    depth = np.asarray(depth, float)
+    finite = np.isfinite(depth)
+    if finite.sum() < 5:
+        return None
+    filled = np.interp(np.arange(len(depth)), np.flatnonzero(finite), depth[finite])
+    size = max(int(DEPTH_WINDOW_DIAMETERS * diameter_px / max(step_px, 1e-6)) | 1, 5)
+    return filled, ndimage.median_filter(filled, size=size, mode="nearest")
+
+
+def _widened(flags: np.ndarray, step_px: float, diameter_px: float) -> np.ndarray:
+    """``flags`` widened by half a diameter each way."""
+    grow = max(int(0.5 * diameter_px / max(step_px, 1e-6)), 1)
+    return ndimage.binary_dilation(flags, iterations=grow) if flags.any() else flags
+
+
+def background_edge_flags(background_step: np.ndarray, depth: np.ndarray, step_px: float,
+                          diameter_px: float, noise: float = 0.0) -> np.ndarray:
+    """(N,) bool: cross-sections where the background on the right less that on the left
+    (``background_step``, image units), averaged along the vessel over a diameter (Gaussian σ
+    half a diameter: the noise of the two bands averages out, an edge of the background
+    stays), exceeds ``BACKGROUND_EDGE_RATIO`` × the lumen depth's running median and
+    ``DEPTH_JUMP_SNR`` × ``noise`` (the depth's noise SD) in size; widened by half a
+    diameter."""
+    running = _running_level(depth, step_px, diameter_px)
+    if running is None:
+        return np.zeros(len(depth), bool)
+    _, level = running
+    sigma = max(0.5 * diameter_px / max(step_px, 1e-6), 1.0)
+    edge = np.abs(ndimage.gaussian_filter1d(np.nan_to_num(np.asarray(background_step, float)),
+                                            sigma))
+    flags = (edge > BACKGROUND_EDGE_RATIO * np.maximum(level, 0.0)) & (
+        edge > DEPTH_JUMP_SNR * noise)
+    return _widened(flags, step_px, diameter_px)
+
+
 def depth_jump_flags(depth: np.ndarray, step_px: float, diameter_px: float,
                      noise: float = 0.0) -> np.ndarray:
     """(N,) bool: cross-sections whose lumen depth (below the background, image units) exceeds
     ``DEPTH_JUMP_RATIO`` × its running median over ``DEPTH_WINDOW_DIAMETERS`` × ``diameter_px``
     *and* that median by ``DEPTH_JUMP_SNR`` × ``noise`` (the depth's noise SD), on a vessel
     that stands out (median ≥ ``DEPTH_JUMP_SNR`` × noise); widened by half a diameter."""
-    depth = np.asarray(depth, float)
-    finite = np.isfinite(depth)
-    if finite.sum() < 5:
+    running = _running_level(depth, step_px, diameter_px)
+    if running is None:
         return np.zeros(len(depth), bool)
-    filled = np.interp(np.arange(len(depth)), np.flatnonzero(finite), depth[finite])
-    size = max(int(DEPTH_WINDOW_DIAMETERS * diameter_px / max(step_px, 1e-6)) | 1, 5)
-    level = ndimage.median_filter(filled, size=size, mode="nearest")
+    filled, level = running
     smooth = ndimage.gaussian_filter1d(filled, max(0.25 * diameter_px / max(step_px, 1e-6), 1.0))
     floor = DEPTH_JUMP_SNR * noise
     jump = (smooth > DEPTH_JUMP_RATIO * level) & (smooth - level > floor) & (level > floor)
-    grow = max(int(0.5 * diameter_px / max(step_px, 1e-6)), 1)
-    return ndimage.binary_dilation(jump, iterations=grow) if jump.any() else jump
+    return _widened(jump, step_px, diameter_px)
 
 
 def stretches(flags: np.ndarray, distance: np.ndarray) -> tuple[tuple[float, float], ...]:

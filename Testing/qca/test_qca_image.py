@@ -38,13 +38,13 @@ def narrowed(percent: float, centre=(100.0, 100.0), angle_deg: float = 10.0, len
     return points, REFERENCE_MM * (1 - fraction) / 2 / MM_PER_PIXEL
 
 
-def xray(tubes, seed: int = 0) -> np.ndarray:
+def xray(tubes, seed: int = 0, anatomy: np.ndarray | float = 0.0) -> np.ndarray:
     """Log-display frame (vessels dark) of ``tubes`` [(points, radius px)], blur 0.7 px,
-    3000 photons per unattenuated pixel."""
+    3000 photons per unattenuated pixel; ``anatomy`` (SIZE, SIZE) adds to the line integral."""
     chord, _ = render_tubes((SIZE, SIZE), [(p, np.maximum(r, 0.0), np.ones(len(p)))
                                            for p, r in tubes])
     rows = np.arange(SIZE, dtype=np.float32)[:, None] / SIZE
-    line_integral = MU_CONTRAST_PER_MM * chord * MM_PER_PIXEL + 1.5 + 0.3 * rows
+    line_integral = MU_CONTRAST_PER_MM * chord * MM_PER_PIXEL + 1.5 + 0.3 * rows + anatomy
     counts = detect(line_integral, 0.7, 3000.0, np.random.default_rng(seed))
     return (4095.0 + 1000.0 * np.log(np.maximum(counts, 1e-4))).astype(np.float32)
 
@@ -287,6 +287,26 @@ def test_a_crossing_vessel_does_not_make_a_lesion():
                                 image=image)
     assert list_stenoses(segments) == ()
     assert any(s.overlap_length > 0 and s.overlap_stretches for s in segments)
+
+
+def test_where_a_vessel_crosses_an_edge_of_the_background_is_left_out():
+    """A 1.5 mm vessel crossing the diaphragm's edge (a soft step in the background, twice the
+    vessel's own contrast, at 60° to it; the lumen's depth does not jump there): the
+    cross-sections around the crossing are flagged like an overlap; without the edge, none
+    is."""
+    points = straight_line((100, 100), 10.0, 170, step=0.1)
+    radius = np.full(len(points), 0.75 / MM_PER_PIXEL)
+    mask, probability = render_tube((SIZE, SIZE), points, radius)
+    r, c = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
+    across = (r - 100) * np.cos(np.deg2rad(60)) - (c - 100) * np.sin(np.deg2rad(60))
+    edge = 2 * MU_CONTRAST_PER_MM * 1.5 * 0.5 * (1 + np.tanh(across / 2.0))
+    for anatomy, flagged in ((edge, True), (0.0, False)):
+        image = xray([(points, radius)], anatomy=anatomy)
+        segment = main_segment(measure_segments(probability, mask, MM_PER_PIXEL, "mm", 0,
+                                                image=image))
+        crossing_mm = 0.5 * segment.length  # the edge passes through the vessel's middle
+        stretches = [tuple(map(float, s.split("-"))) for s in segment.overlap_stretches]
+        assert any(a <= crossing_mm <= b for a, b in stretches) is flagged
 
 
 def test_a_lesion_of_a_distal_twig_is_measured_not_listed():
