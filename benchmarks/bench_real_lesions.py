@@ -42,7 +42,8 @@ ON_VESSEL_RADIUS_PX = 3
 @dataclass(frozen=True)
 class Lesion:
     """One listed stenosis: ``image`` (file stem), MLD pixel (``row``, ``col``), %DS (0–100),
-    ``two_sided`` (interpolated reference), ``on_labelled`` (an expert label within 3 px)."""
+    ``two_sided`` (interpolated reference), ``on_labelled`` (an expert label within 3 px),
+    ``through_bridge`` (where the segmentation broke and QCA bridged it)."""
 
     image: str
     row: float
@@ -50,6 +51,7 @@ class Lesion:
     percent_ds: float
     two_sided: bool
     on_labelled: bool
+    through_bridge: bool = False
 
     def key(self) -> tuple[str, int, int]:
         """Identity across two runs: the image and the MLD pixel to 4 px."""
@@ -83,21 +85,24 @@ def lesions_of(pair, probability: np.ndarray) -> list[Lesion]:
         near = reference[max(r - reach, 0): r + reach + 1, max(c - reach, 0): c + reach + 1]
         found.append(Lesion(pair.image.stem, float(row), float(col),
                             float(stenosis.percent_diameter_stenosis),
-                            stenosis.reference_method == INTERPOLATED, bool((near > 0).any())))
+                            stenosis.reference_method == INTERPOLATED, bool((near > 0).any()),
+                            stenosis.through_bridge))
     return found
 
 
 def count_table(lesions: list[Lesion], images: int) -> Table:
     """Listed stenoses by severity and reference, with the share on an expert-labelled vessel."""
     table = Table(title=f"stenoses listed on {images} real angiograms")
-    for column in ("%DS", "listed", "two-sided", "ostial", "on a labelled vessel (%)"):
+    for column in ("%DS", "listed", "two-sided", "ostial", "through a bridge",
+                   "on a labelled vessel (%)"):
         table.add_column(column, justify="right")
     for floor in (30, 50):
         chosen = [lesion for lesion in lesions if lesion.percent_ds >= floor]
         two = sum(lesion.two_sided for lesion in chosen)
         share = 100 * np.mean([lesion.on_labelled for lesion in chosen]) if chosen else 0.0
+        bridged = sum(lesion.through_bridge for lesion in chosen)
         table.add_row(f"≥ {floor}", str(len(chosen)), str(two), str(len(chosen) - two),
-                      f"{share:.0f}")
+                      str(bridged), f"{share:.0f}")
     return table
 
 
