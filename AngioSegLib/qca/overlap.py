@@ -1,4 +1,5 @@
-"""Cross-sections where another vessel crosses or overlaps the analysed one.
+"""Cross-sections where another vessel crosses or overlaps the analysed one, or it crosses an edge
+of the background.
 
 In a projection a vessel that crosses or lies on the analysed one adds its own contrast and its
 own borders to the cross-section: the diameter there is not the analysed lumen's. QCA packages
