@@ -28,11 +28,11 @@ class SegmentMeasures:
     end, taken as proximal) ``mld_position``, ``lesion_start``, ``lesion_end``; also
     ``bridged_length`` (how much runs where the segmentation had broken, :mod:`.lesion_path`),
     ``overlap_length`` and ``overlap_stretches`` ("start-end" arc positions left out of the
-    reference and lesion search as overlapped), and the arrays ``distance``, ``diameter``,
-    ``reference_diameter``, ``densitometric_diameter``. In % (0–100):
-    ``percent_diameter_stenosis``, ``percent_area_stenosis``. Without a unit: ``tortuosity``
-    (arc / chord), ``vessel_snr`` (the healthy lumen's contrast over the background noise SD),
-    counts and labels. ``points_rc`` (N, 2) is in px.
+    reference and lesion search as overlapped or on an edge of the background), and the
+    arrays ``distance``, ``diameter``, ``reference_diameter``, ``densitometric_diameter``.
+    In % (0–100): ``percent_diameter_stenosis``, ``percent_area_stenosis``. Without a unit:
+    ``tortuosity`` (arc / chord), ``vessel_snr`` (the healthy lumen's contrast over the
+    background noise SD), counts and labels. ``points_rc`` (N, 2) is in px.
 
     MLD, RVD, %DS, %AS and the lesion are the first *listed* lesion's (else the first found's),
     as the stenosis list shows them. ``border_method`` says what the diameters were measured on
