@@ -29,7 +29,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from AngioSegLib.anatomy.segments import segment_at
 from AngioSegLib.cine import Calibration, CalibrationSource, CineRun
+from AngioSegLib.errors import InputError
 from AngioSegLib.io.datasets import pair_images
 from AngioSegLib.io.images import read_grey
 from AngioSegLib.qca.measures import analyze_run
@@ -58,17 +60,23 @@ class Lesion:
         return self.image, int(round(self.row / 4)), int(round(self.col / 4))
 
 
+MODEL_KEY = "__model__"  # the cache's entry naming the model its probabilities came from
+
+
 def probabilities_of(pairs, model: str, threads: int, cache: Path | None) -> dict[str, np.ndarray]:
-    """Each image's vessel probability (H, W) by stem, from ``cache`` where it holds them."""
+    """Each image's vessel probability (H, W) by stem, from ``cache`` where it holds them all
+    for ``model`` (else computed, and the cache rewritten)."""
     if cache is not None and cache.exists():
         stored = dict(np.load(cache))
-        if all(pair.image.stem in stored for pair in pairs):
+        if str(stored.get(MODEL_KEY, "")) == model and all(
+                pair.image.stem in stored for pair in pairs):
             return {pair.image.stem: stored[pair.image.stem].astype(np.float32) for pair in pairs}
     segmenter = Segmenter(model, device="cpu", threads=threads)
     found = {pair.image.stem: segmenter.segment_frames(read_grey(pair.image)[None])[0]
              for pair in pairs}
     if cache is not None:
-        np.savez_compressed(cache, **{k: v.astype(np.float16) for k, v in found.items()})
+        np.savez_compressed(cache, **{k: v.astype(np.float16) for k, v in found.items()},
+                            **{MODEL_KEY: np.array(model)})
     return found
 
 
@@ -81,11 +89,10 @@ def lesions_of(pair, probability: np.ndarray) -> list[Lesion]:
     found = []
     for stenosis in analysis.stenoses:
         row, col = stenosis.position_rc
-        r, c, reach = int(round(row)), int(round(col)), ON_VESSEL_RADIUS_PX
-        near = reference[max(r - reach, 0): r + reach + 1, max(c - reach, 0): c + reach + 1]
+        labelled = segment_at(reference, row, col, radius_px=ON_VESSEL_RADIUS_PX) is not None
         found.append(Lesion(pair.image.stem, float(row), float(col),
                             float(stenosis.percent_diameter_stenosis),
-                            stenosis.reference_method == INTERPOLATED, bool((near > 0).any()),
+                            stenosis.reference_method == INTERPOLATED, labelled,
                             stenosis.through_bridge))
     return found
 
@@ -159,7 +166,14 @@ def main() -> None:
     parser.add_argument("--gallery", type=Path, default=None)
     parser.add_argument("--gallery-min", type=float, default=50.0)
     args = parser.parse_args()
-    pairs = pair_images(args.images / "images", args.images / "labels")[:args.limit]
+    if not (args.images / "images").is_dir() or not (args.images / "labels").is_dir():
+        parser.error(f"{args.images} needs images/ and labels/ folders (ARCADE's layout)")
+    if args.against is not None and not args.against.is_file():
+        parser.error(f"--against {args.against}: no such file (write one with --json)")
+    try:
+        pairs = pair_images(args.images / "images", args.images / "labels")[:args.limit]
+    except InputError as error:
+        parser.error(str(error))
     probabilities = probabilities_of(pairs, args.model, args.threads, args.cache)
     lesions = [lesion for pair in pairs
                for lesion in lesions_of(pair, probabilities[pair.image.stem])]

@@ -194,13 +194,15 @@ def _side_levels(profiles: np.ndarray, offsets: np.ndarray, left: np.ndarray, ri
     c = profiles.shape[1] // 2
     t = offsets[c:]
     halves = (profiles[:, c:], right), (profiles[:, c::-1], left)
-    whole = np.stack([_band_median(half, t, border) for half, border in halves])
     if on_vessel is None:
-        return whole
+        return np.stack([_band_median(half, t, border) for half, border in halves])
     marks = on_vessel[:, c:], on_vessel[:, c::-1]
     sides = np.stack([_band_median(half, t, border, mark)
                       for (half, border), mark in zip(halves, marks, strict=True)])
-    return np.where(np.isfinite(sides).any(axis=0), sides, whole)
+    lost = ~np.isfinite(sides).any(axis=0)
+    if lost.any():
+        sides[:, lost] = _side_levels(profiles[lost], offsets, left[lost], right[lost], None)
+    return sides
 
 
 def _background(sides: np.ndarray) -> np.ndarray:
